@@ -1,0 +1,43 @@
+#![doc = include_str!("../docs/crate.md")]
+
+mod definition;
+mod document;
+mod error;
+mod gateway;
+mod merge;
+mod method;
+mod schema;
+
+pub use definition::{ExampleFn, HeaderDef, Overrides, QueryFn, ResponseDef, WebhookDef};
+pub use document::OpenApiBuilder;
+pub use error::Error;
+pub use gateway::{IntoWebhooks, Webhook, WebhookGateway};
+pub use hookspec_macros::{
+    webhooks, whdelete, whead, whget, whoptions, whpatch, whpost, whput, whroute, whtrace,
+};
+pub use merge::merge;
+pub use method::Method;
+pub use schema::SchemaSource;
+
+/// Re-exported so that users name one version of the document model.
+pub use utoipa;
+
+/// Support for the code the macros generate. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::schema::{SchemaProbe, ViaSchemars, ViaUtoipa};
+    pub use std::string::String;
+    pub use std::vec::Vec;
+
+    /// Serializes an `example = expr` value.
+    pub fn to_example<T: serde::Serialize + ?Sized>(
+        value: &T,
+    ) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(value)
+    }
+
+    /// The query parameters of a `Query<T>` parameter.
+    pub fn query_params<T: utoipa::IntoParams>() -> Vec<utoipa::openapi::path::Parameter> {
+        T::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query))
+    }
+}
