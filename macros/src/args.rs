@@ -154,6 +154,12 @@ pub(crate) fn parse(site: Site, tokens: TokenStream, errors: &mut Errors) -> Arg
     let parser = |input: ParseStream| Ok(parse_args(site, input, errors));
     match parser.parse2(tokens) {
         Ok(args) => args,
+        // After a reported error, syn also complains about the tokens we skipped; that second
+        // message would only repeat the first.
+        Err(e) if errors.has_errors() => {
+            drop(e);
+            Args::default()
+        }
         Err(e) => {
             errors.push(e);
             Args::default()
@@ -173,7 +179,7 @@ fn parse_args(site: Site, input: ParseStream, errors: &mut Errors) -> Args {
                     return args;
                 }
             }
-        } else if input.peek(syn::Lit) || input.is_empty() || !input.peek2(Token![=]) {
+        } else {
             let span = if input.is_empty() {
                 input.span()
             } else {
@@ -289,7 +295,11 @@ fn skip_option(input: ParseStream) {
 
 fn parse_option(args: &mut Args, key: &Ident, input: ParseStream) -> syn::Result<()> {
     match key.to_string().as_str() {
-        "methods" => args.methods = Some(parse_methods(input)?),
+        "methods" => {
+            // Present even when invalid, so the missing-`methods` error does not pile on.
+            args.methods = Some(Vec::new());
+            args.methods = Some(parse_methods(input)?);
+        }
         "summary" => args.summary = Some(non_empty(string_value(input)?, "summary")?),
         "description" => args.description = Some(string_value(input)?),
         "operation_id" => {

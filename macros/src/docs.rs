@@ -22,7 +22,7 @@ pub(crate) fn doc_text(attrs: &[Attribute]) -> DocText {
             },
             _ => None,
         })
-        .flat_map(|chunk| chunk.lines().map(str::to_owned).collect::<Vec<_>>())
+        .flat_map(|chunk| chunk.split('\n').map(str::to_owned).collect::<Vec<_>>())
         .collect();
     // `///` comments keep the space after the slashes; drop the common one-space indent only.
     let lines: Vec<&str> = lines

@@ -65,7 +65,10 @@ pub(crate) fn webhook(verb: Verb, attr: TokenStream, item: TokenStream) -> Token
     );
     match (errors.into_result(), checked) {
         (Ok(()), Some(checked)) => free_handle(&func, &checked),
-        (result, _) => with_errors(Errors::from(result), quote!(#func)),
+        (result, _) => with_errors(
+            Errors::from(result),
+            quote!(#[allow(unused_variables, dead_code)] #func),
+        ),
     }
 }
 
@@ -167,7 +170,7 @@ pub(crate) fn handle_impls(handle: &Ident, checked: &Checked) -> TokenStream {
 
         impl ::hookspec::IntoWebhooks for #handle {
             fn into_webhooks(self) -> ::hookspec::__private::Vec<::hookspec::WebhookDef> {
-                ::hookspec::__private::Vec::from([<Self as ::hookspec::Webhook>::definition()])
+                ::core::convert::From::from([<Self as ::hookspec::Webhook>::definition()])
             }
         }
     }

@@ -63,6 +63,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 
     let mut handles = Vec::new();
     let mut members = Vec::new();
+    // The member attributes are taken off here, before they expand; naming their paths again
+    // keeps the user's `use hookspec::whpost;` from being reported as unused.
+    let mut used_paths: Vec<syn::Path> = Vec::new();
     for item in &mut imp.items {
         let ImplItem::Fn(method) = item else { continue };
         let mut found = Vec::new();
@@ -77,6 +80,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         let Some((verb, attr)) = found.next() else {
             continue;
         };
+        used_paths.push(attr.path().clone());
         for (_, extra) in found {
             errors.push(syn::Error::new(extra.span(), "one `wh*` attribute per method: use `#[whroute(.., methods = [..])]` for several methods"));
         }
@@ -128,10 +132,14 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         #imp
         #(#handles)*
 
+        const _: () = {
+            #(#[allow(unused_imports)] use #used_paths as _;)*
+        };
+
         impl ::hookspec::IntoWebhooks for #self_ty {
             fn into_webhooks(self) -> ::hookspec::__private::Vec<::hookspec::WebhookDef> {
                 let group = #overrides;
-                ::hookspec::__private::Vec::from([
+                ::core::convert::From::from([
                     #(<#members as ::hookspec::Webhook>::definition().with_group(&group)),*
                 ])
             }

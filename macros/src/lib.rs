@@ -10,6 +10,8 @@ mod expand;
 mod group;
 mod method;
 mod signature;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 

@@ -1,0 +1,11 @@
+use hookspec::*;
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Payment {
+    pub amount: f64,
+}
+
+#[whpost("new-event", security((api_key = [])))]
+pub async fn new_event(data: Payment) {}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use hookspec::*;
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Payment {
+    pub amount: f64,
+}
+
+#[whpost("new-event", status_code = "2xx")]
+pub async fn new_event(data: Payment) {}
+
+fn main() {}

@@ -1,0 +1,16 @@
+use hookspec::*;
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Payment {
+    pub amount: f64,
+}
+
+pub struct G;
+
+#[webhooks(summary = "x")]
+impl G {
+    #[whpost("a")]
+    pub async fn a(data: Payment) {}
+}
+
+fn main() {}
