@@ -1,13 +1,18 @@
 //! The two apps of Esmerald's webhook documentation, in hookspec.
 //!
 //! ```text
-//! cargo run --example payments                         # the plain app
-//! cargo run --example payments -- --class-based        # the #[webhooks] group app
-//! cargo run --example payments -- --print-spec [json|yaml]
+//! cargo run --example payments                     # serves http://127.0.0.1:8000/docs
+//! cargo run --example payments -- --class-based    # the #[webhooks] group app
+//! cargo run --example payments -- --port 9000
+//! cargo run --example payments -- --print-spec [json|yaml]    # print the document and exit
 //! ```
 
-use hookspec::{webhooks, whpost, OpenApiBuilder, WebhookGateway};
+use axum::http::StatusCode;
+use axum::Json;
+use hookspec::{webhooks, whpost, App, WebhookGateway};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// A payment, as in the Esmerald example.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -32,39 +37,60 @@ impl PaymentWebhook {
     async fn new_payment(&self, data: Payment) {}
 }
 
-/// The ordinary route both apps have.
+/// Create Payment
 #[utoipa::path(post, path = "/create", request_body = Payment, responses((status = 201, description = "Created")))]
-async fn create_payment() {}
-
-#[derive(utoipa::OpenApi)]
-#[openapi(info(title = "Payments", version = "1.0.0"), paths(create_payment))]
-struct ApiDoc;
-
-fn document(class_based: bool) -> Result<utoipa::openapi::OpenApi, hookspec::Error> {
-    use utoipa::OpenApi as _;
-    let gateway = if class_based {
-        WebhookGateway::new(PaymentWebhook)
-    } else {
-        WebhookGateway::new(new_event)
-    };
-    OpenApiBuilder::from_openapi(ApiDoc::openapi())
-        .webhook(gateway)
-        .build()
+async fn create_payment(Json(_payment): Json<Payment>) -> StatusCode {
+    StatusCode::CREATED
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let class_based = args.iter().any(|a| a == "--class-based");
-    let doc = document(class_based)?;
-    match args.iter().position(|a| a == "--print-spec") {
-        Some(i) => match args.get(i + 1).map(String::as_str) {
-            None | Some("json") | Some("--class-based") => println!("{}", doc.to_pretty_json()?),
-            Some("yaml") => print!("{}", doc.to_yaml()?),
-            Some(other) => {
-                return Err(format!("--print-spec takes `json` or `yaml`, not `{other}`").into())
+fn app(class_based: bool) -> App {
+    let webhooks = if class_based { WebhookGateway::new(PaymentWebhook) } else { WebhookGateway::new(new_event) };
+    App::new("Payments", "1.0.0").routes(OpenApiRouter::new().routes(routes!(create_payment))).webhook(webhooks)
+}
+
+struct Args {
+    class_based: bool,
+    port: u16,
+    print_spec: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { class_based: false, port: 8000, print_spec: None };
+    let mut it = std::env::args().skip(1).peekable();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--class-based" => args.class_based = true,
+            "--port" => {
+                let port = it.next().ok_or("--port needs a number")?;
+                args.port = port.parse().map_err(|_| format!("--port needs a number, not `{port}`"))?;
             }
-        },
-        None => println!("{}", doc.to_pretty_json()?),
+            "--print-spec" => {
+                let format = it.next_if(|f| !f.starts_with("--")).unwrap_or_else(|| "json".into());
+                if format != "json" && format != "yaml" {
+                    return Err(format!("--print-spec takes `json` or `yaml`, not `{format}`"));
+                }
+                args.print_spec = Some(format);
+            }
+            other => return Err(format!("unknown argument `{other}`; see the header of examples/payments.rs")),
+        }
     }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    let app = app(args.class_based);
+    if let Some(format) = args.print_spec {
+        let doc = app.openapi()?;
+        match format.as_str() {
+            "yaml" => print!("{}", doc.to_yaml()?),
+            _ => println!("{}", doc.to_pretty_json()?),
+        }
+        return Ok(());
+    }
+    let bound = app.bind(&format!("127.0.0.1:{}", args.port)).await?;
+    println!("Payments API on http://{}/ : open http://{0}/docs", bound.local_addr()?);
+    bound.run().await?;
     Ok(())
 }

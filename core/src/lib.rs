@@ -1,5 +1,7 @@
 #![doc = include_str!("../docs/crate.md")]
 
+#[cfg(feature = "app")]
+mod app;
 mod definition;
 mod document;
 mod error;
@@ -8,6 +10,8 @@ mod merge;
 mod method;
 mod schema;
 
+#[cfg(feature = "app")]
+pub use app::{App, AppError, BoundApp, Endpoints};
 pub use definition::{ExampleFn, HeaderDef, Overrides, QueryFn, ResponseDef, WebhookDef};
 pub use document::OpenApiBuilder;
 pub use error::Error;
@@ -21,6 +25,9 @@ pub use schema::SchemaSource;
 
 /// Re-exported so that users name one version of the document model.
 pub use utoipa;
+/// Re-exported for [`App::routes`].
+#[cfg(feature = "app")]
+pub use utoipa_axum;
 
 /// Support for the code the macros generate. Not public API.
 #[doc(hidden)]

@@ -492,8 +492,14 @@ fn parse_header(input: ParseStream) -> syn::Result<HeaderSpec> {
         required: None,
     };
     parse_pairs(input, true, |key, input| match key.to_string().as_str() {
-        "description" => Ok(header.description = Some(string_value(input)?)),
-        "required" => Ok(header.required = Some(flag(input)?)),
+        "description" => {
+            header.description = Some(string_value(input)?);
+            Ok(())
+        }
+        "required" => {
+            header.required = Some(flag(input)?);
+            Ok(())
+        }
         _ => Err(syn::Error::new(
             key.span(),
             format!("unknown header option `{key}`; expected `description` or `required`"),
@@ -509,19 +515,25 @@ fn parse_response(input: ParseStream) -> syn::Result<ResponseSpec> {
         (None, None, None, None, Vec::new());
     parse_pairs(input, false, |key, input| {
         match key.to_string().as_str() {
-        "status" => {
-            input.parse::<Token![=]>()?;
-            Ok(status = Some(parse_status(input)?))
+            "status" => {
+                input.parse::<Token![=]>()?;
+                status = Some(parse_status(input)?);
+            }
+            "description" => description = Some(string_value(input)?),
+            "body" => {
+                input.parse::<Token![=]>()?;
+                body = Some(input.parse::<Type>()?);
+            }
+            "content_type" => content_type = Some(media_type(string_value(input)?)?),
+            "headers" => headers = parse_list(input, parse_header)?,
+            _ => {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("unknown response option `{key}`; expected one of: status, description, body, content_type, headers"),
+                ))
+            }
         }
-        "description" => Ok(description = Some(string_value(input)?)),
-        "body" => {
-            input.parse::<Token![=]>()?;
-            Ok(body = Some(input.parse::<Type>()?))
-        }
-        "content_type" => Ok(content_type = Some(media_type(string_value(input)?)?)),
-        "headers" => Ok(headers = parse_list(input, parse_header)?),
-        _ => Err(syn::Error::new(key.span(), format!("unknown response option `{key}`; expected one of: status, description, body, content_type, headers"))),
-    }
+        Ok(())
     })?;
     let status = status.ok_or_else(|| {
         syn::Error::new(

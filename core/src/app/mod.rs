@@ -1,0 +1,180 @@
+//! [`App`]: ordinary axum routes and declared webhooks in one server, with the document served
+//! as `/openapi.json`, `/openapi.yaml` and an interactive, offline `/docs` page.
+
+mod endpoints;
+mod server;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use axum::Router;
+use utoipa::openapi::security::SecurityScheme;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use endpoints::Endpoints;
+pub use server::BoundApp;
+
+use crate::{OpenApiBuilder, WebhookGateway};
+
+/// Why an [`App`] could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The document could not be built (duplicate webhooks, schema clashes, ...).
+    #[error("the OpenAPI document could not be built: {0}")]
+    Document(#[from] crate::Error),
+    /// An endpoint setting is invalid.
+    #[error("invalid endpoint configuration: {0}")]
+    Config(String),
+    /// Two routes claim the same path and method.
+    #[error("route conflict: {0}")]
+    RouteConflict(String),
+    /// The listening address could not be bound (e.g. the port is taken).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// An axum application whose ordinary routes and declared webhooks share one OpenAPI document.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), hookspec::AppError> {
+/// hookspec::App::new("Payments", "1.0.0")
+///     .router(axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" })))
+///     .serve("127.0.0.1:8000")
+///     .await
+/// # }
+/// ```
+#[must_use]
+pub struct App {
+    title: String,
+    version: String,
+    base: Option<OpenApi>,
+    documented: Vec<OpenApiRouter>,
+    plain: Vec<Router>,
+    gateways: Vec<WebhookGateway>,
+    security_schemes: Vec<(String, SecurityScheme)>,
+    endpoints: Endpoints,
+}
+
+impl App {
+    /// An app whose document is titled `title` at API version `version`.
+    pub fn new(title: impl Into<String>, version: impl Into<String>) -> Self {
+        App {
+            title: title.into(),
+            version: version.into(),
+            base: None,
+            documented: Vec::new(),
+            plain: Vec::new(),
+            gateways: Vec::new(),
+            security_schemes: Vec::new(),
+            endpoints: Endpoints::default(),
+        }
+    }
+
+    /// Starts the document from an existing one, e.g. a `#[derive(utoipa::OpenApi)]` type's
+    /// `openapi()`. Its title and version are replaced by the app's.
+    pub fn base(mut self, doc: OpenApi) -> Self {
+        self.base = Some(doc);
+        self
+    }
+
+    /// Ordinary routes that are served and documented in `paths`.
+    pub fn routes(mut self, routes: OpenApiRouter) -> Self {
+        self.documented.push(routes);
+        self
+    }
+
+    /// Ordinary routes that are served but not documented.
+    pub fn router(mut self, router: Router) -> Self {
+        self.plain.push(router);
+        self
+    }
+
+    /// Adds the webhooks of a gateway to the document.
+    pub fn webhook(mut self, gateway: WebhookGateway) -> Self {
+        self.gateways.push(gateway);
+        self
+    }
+
+    /// Adds a security scheme that operations and webhooks can require.
+    pub fn security_scheme(mut self, name: impl Into<String>, scheme: SecurityScheme) -> Self {
+        self.security_schemes.push((name.into(), scheme));
+        self
+    }
+
+    /// Sets where the document and docs page are served; see [`Endpoints`].
+    pub fn endpoints(mut self, endpoints: Endpoints) -> Self {
+        self.endpoints = endpoints;
+        self
+    }
+
+    /// The document alone, as the server would serve it.
+    pub fn openapi(self) -> Result<OpenApi, AppError> {
+        self.into_parts().map(|(_, doc)| doc)
+    }
+
+    /// The axum router with every route and endpoint, for your own server. The document is
+    /// built and serialized here, once; a bad configuration is an error before anything binds.
+    pub fn into_router(self) -> Result<Router, AppError> {
+        let endpoints = self.endpoints.clone();
+        let (router, doc) = self.into_parts()?;
+        let served = endpoints.router(&doc)?;
+        merge_routers(router, served)
+    }
+
+    /// Binds `addr` (e.g. `"127.0.0.1:8000"`), ready to [`run`](BoundApp::run).
+    pub async fn bind(self, addr: &str) -> Result<BoundApp, AppError> {
+        let router = self.into_router()?;
+        BoundApp::bind(router, addr).await
+    }
+
+    /// Serves on `addr` until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn serve(self, addr: &str) -> Result<(), AppError> {
+        self.bind(addr).await?.run().await
+    }
+
+    fn into_parts(self) -> Result<(Router, OpenApi), AppError> {
+        let mut router = Router::new();
+        let mut routes_doc = OpenApi::default();
+        for documented in self.documented {
+            let (part, doc) = documented.split_for_parts();
+            crate::merge(&mut routes_doc, doc)?;
+            router = merge_routers(router, part)?;
+        }
+        for plain in self.plain {
+            router = merge_routers(router, plain)?;
+        }
+        let mut base = self.base.unwrap_or_default();
+        base.openapi = utoipa::openapi::OpenApiVersion::Version31;
+        base.info.title = self.title;
+        base.info.version = self.version;
+        let mut builder = OpenApiBuilder::from_openapi(base).merge(routes_doc);
+        for (name, scheme) in self.security_schemes {
+            builder = builder.security_scheme(name, scheme);
+        }
+        for gateway in self.gateways {
+            builder = builder.webhook(gateway);
+        }
+        Ok((router, builder.build()?))
+    }
+}
+
+/// axum panics when two routers claim the same route; here that is an error, not a crash.
+fn merge_routers(a: Router, b: Router) -> Result<Router, AppError> {
+    catch_unwind(AssertUnwindSafe(|| a.merge(b))).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "two routers define the same route".to_owned());
+        AppError::RouteConflict(message)
+    })
+}
