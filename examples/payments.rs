@@ -44,8 +44,14 @@ async fn create_payment(Json(_payment): Json<Payment>) -> StatusCode {
 }
 
 fn app(class_based: bool) -> App {
-    let webhooks = if class_based { WebhookGateway::new(PaymentWebhook) } else { WebhookGateway::new(new_event) };
-    App::new("Payments", "1.0.0").routes(OpenApiRouter::new().routes(routes!(create_payment))).webhook(webhooks)
+    let webhooks = if class_based {
+        WebhookGateway::new(PaymentWebhook)
+    } else {
+        WebhookGateway::new(new_event)
+    };
+    App::new("Payments", "1.0.0")
+        .routes(OpenApiRouter::new().routes(routes!(create_payment)))
+        .webhook(webhooks)
 }
 
 struct Args {
@@ -55,23 +61,37 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { class_based: false, port: 8000, print_spec: None };
+    let mut args = Args {
+        class_based: false,
+        port: 8000,
+        print_spec: None,
+    };
     let mut it = std::env::args().skip(1).peekable();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--class-based" => args.class_based = true,
             "--port" => {
                 let port = it.next().ok_or("--port needs a number")?;
-                args.port = port.parse().map_err(|_| format!("--port needs a number, not `{port}`"))?;
+                args.port = port
+                    .parse()
+                    .map_err(|_| format!("--port needs a number, not `{port}`"))?;
             }
             "--print-spec" => {
-                let format = it.next_if(|f| !f.starts_with("--")).unwrap_or_else(|| "json".into());
+                let format = it
+                    .next_if(|f| !f.starts_with("--"))
+                    .unwrap_or_else(|| "json".into());
                 if format != "json" && format != "yaml" {
-                    return Err(format!("--print-spec takes `json` or `yaml`, not `{format}`"));
+                    return Err(format!(
+                        "--print-spec takes `json` or `yaml`, not `{format}`"
+                    ));
                 }
                 args.print_spec = Some(format);
             }
-            other => return Err(format!("unknown argument `{other}`; see the header of examples/payments.rs")),
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}`; see the header of examples/payments.rs"
+                ))
+            }
         }
     }
     Ok(args)
@@ -90,7 +110,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let bound = app.bind(&format!("127.0.0.1:{}", args.port)).await?;
-    println!("Payments API on http://{}/ : open http://{0}/docs", bound.local_addr()?);
+    println!(
+        "Payments API on http://{}/ : open http://{0}/docs",
+        bound.local_addr()?
+    );
     bound.run().await?;
     Ok(())
 }

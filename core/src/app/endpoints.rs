@@ -55,10 +55,20 @@ impl Endpoints {
     }
 
     fn check(&self) -> Result<(), AppError> {
-        let paths = [("json", &self.json), ("yaml", &self.yaml), ("docs", &self.docs)];
-        let paths: Vec<(&str, &String)> = paths.iter().filter_map(|(k, p)| p.as_ref().map(|p| (*k, p))).collect();
+        let paths = [
+            ("json", &self.json),
+            ("yaml", &self.yaml),
+            ("docs", &self.docs),
+        ];
+        let paths: Vec<(&str, &String)> = paths
+            .iter()
+            .filter_map(|(k, p)| p.as_ref().map(|p| (*k, p)))
+            .collect();
         for (kind, path) in &paths {
-            if !path.starts_with('/') || path.contains(['{', '}', '*', '?', '#']) || path.contains(char::is_whitespace) {
+            if !path.starts_with('/')
+                || path.contains(['{', '}', '*', '?', '#'])
+                || path.contains(char::is_whitespace)
+            {
                 return Err(AppError::Config(format!(
                     "the {kind} endpoint path `{path}` must be a plain absolute path like `/openapi.json`"
                 )));
@@ -66,7 +76,9 @@ impl Endpoints {
         }
         for (i, (kind, path)) in paths.iter().enumerate() {
             if let Some((other, _)) = paths[i + 1..].iter().find(|(_, p)| p == path) {
-                return Err(AppError::Config(format!("the {kind} and {other} endpoints both use `{path}`")));
+                return Err(AppError::Config(format!(
+                    "the {kind} and {other} endpoints both use `{path}`"
+                )));
             }
         }
         if self.docs.is_some() && self.json.is_none() {
@@ -87,7 +99,9 @@ impl Endpoints {
         }
         let mut router = Router::new();
         if let Some(path) = &self.json {
-            let json = doc.to_pretty_json().map_err(|e| AppError::Config(e.to_string()))?;
+            let json = doc
+                .to_pretty_json()
+                .map_err(|e| AppError::Config(e.to_string()))?;
             router = router.route(path, served(json, "application/json"));
         }
         if let Some(path) = &self.yaml {
@@ -125,21 +139,34 @@ fn served(text: String, content_type: &'static str) -> axum::routing::MethodRout
 
 impl Served {
     fn respond(&self, headers: &HeaderMap) -> Response {
-        let cache = [(ETAG, self.etag.clone()), (CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
+        let cache = [
+            (ETAG, self.etag.clone()),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ];
         if matches_etag(headers, &self.etag) {
             return (StatusCode::NOT_MODIFIED, cache).into_response();
         }
-        (cache, [(CONTENT_TYPE, self.content_type)], self.body.clone()).into_response()
+        (
+            cache,
+            [(CONTENT_TYPE, self.content_type)],
+            self.body.clone(),
+        )
+            .into_response()
     }
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110, 13.1.2): `W/` prefixes are ignored.
 fn matches_etag(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     let ours = etag.as_bytes();
-    headers.get_all(IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|tag| {
-        let tag = tag.trim();
-        tag == "*" || tag.trim_start_matches("W/").as_bytes() == ours
-    })
+    headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/").as_bytes() == ours
+        })
 }
 
 #[cfg(test)]
@@ -161,12 +188,26 @@ mod tests {
 
     #[test]
     fn bad_endpoint_settings_name_the_problem() {
-        let err = Endpoints::default().json(Some("openapi.json")).check().unwrap_err();
+        let err = Endpoints::default()
+            .json(Some("openapi.json"))
+            .check()
+            .unwrap_err();
         assert!(err.to_string().contains("`openapi.json`"), "{err}");
-        let err = Endpoints::default().yaml(Some("/openapi.json")).check().unwrap_err();
-        assert!(err.to_string().contains("json and yaml endpoints both use `/openapi.json`"), "{err}");
+        let err = Endpoints::default()
+            .yaml(Some("/openapi.json"))
+            .check()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("json and yaml endpoints both use `/openapi.json`"),
+            "{err}"
+        );
         let err = Endpoints::default().json(None).check().unwrap_err();
-        assert!(err.to_string().contains("docs page reads the JSON document"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("docs page reads the JSON document"),
+            "{err}"
+        );
         Endpoints::default().json(None).docs(None).check().unwrap();
     }
 }

@@ -16,7 +16,12 @@ pub struct BoundApp {
 
 impl BoundApp {
     pub(crate) async fn bind(router: Router, addr: &str) -> Result<Self, AppError> {
-        let listener = TcpListener::bind(addr).await.map_err(|source| AppError::Bind { addr: addr.to_owned(), source })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: addr.to_owned(),
+                source,
+            })?;
         Ok(BoundApp { listener, router })
     }
 
@@ -31,8 +36,14 @@ impl BoundApp {
     }
 
     /// Serves until `signal` completes, then lets requests in flight finish.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(signal).await.map_err(AppError::Serve)
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(signal)
+            .await
+            .map_err(AppError::Serve)
     }
 }
 
