@@ -308,7 +308,7 @@ mod merged {
         pub amount: f64,
     }
 
-    #[utoipa::path(post, path = "/create", request_body = CreatePayment, responses((status = 201, body = Payment)))]
+    #[utoipa::path(post, path = "/create", request_body = CreatePayment, responses((status = 201, description = "Created", body = Payment)))]
     #[allow(dead_code)]
     pub async fn create_payment() {}
 

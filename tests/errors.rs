@@ -54,6 +54,7 @@ fn a_renamed_gateway_resolves_the_clash() {
         .unwrap();
     let names: Vec<&String> = doc.webhooks.as_ref().unwrap().paths.keys().collect();
     assert_eq!(names, ["new-event", "payment.new", "probe"]);
+    hookspec_tests::checked("renamed_gateway", &doc);
 }
 
 #[test]
