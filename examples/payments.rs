@@ -117,3 +117,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     bound.run().await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn documents_are_valid_and_snapshotted() {
+        for (name, class_based) in [("payments", false), ("payments_class_based", true)] {
+            let doc = super::app(class_based).openapi().unwrap();
+            let json = hookspec_tests::checked(name, &doc);
+            insta::assert_snapshot!(name, json);
+        }
+    }
+
+    /// What Esmerald documents for the same two apps, minus its meaningless 422, with a `2XX`
+    /// acknowledgement instead of its `201`, and the function name as operationId.
+    #[test]
+    fn webhooks_match_what_esmerald_documents() {
+        let operation = |summary: &str, operation_id: &str| {
+            json!({"post": {
+                "summary": summary,
+                "operationId": operation_id,
+                "requestBody": {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Payment"}}},
+                    "required": true
+                },
+                "responses": {"2XX": {"description": "Any 2XX response acknowledges receipt."}}
+            }})
+        };
+        let webhooks = |class_based| {
+            serde_json::to_value(super::app(class_based).openapi().unwrap()).unwrap()["webhooks"]
+                .clone()
+        };
+        assert_eq!(
+            webhooks(false),
+            json!({"new-event": operation("New Event", "new_event")})
+        );
+        assert_eq!(
+            webhooks(true),
+            json!({"new-event": operation("New Event", "new_event"), "payments": operation("New Payment", "new_payment")})
+        );
+    }
+}

@@ -52,6 +52,22 @@ fn resolve<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
     doc.pointer(reference.strip_prefix('#')?)
 }
 
+/// Validates `value` against the component schema `name` of `doc`, with every other component
+/// resolvable, and returns the validation errors (empty when it is valid).
+pub fn schema_errors(doc: &OpenApi, name: &str, value: &Value) -> Vec<String> {
+    let doc = serde_json::to_value(doc).expect("a document serializes");
+    let schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    });
+    let validator = jsonschema::draft202012::new(&schema).expect("the component schemas compile");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
 /// `target/openapi-docs` of this workspace.
 pub fn docs_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
