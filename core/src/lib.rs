@@ -3,12 +3,16 @@
 #[cfg(feature = "app")]
 mod app;
 mod definition;
+#[cfg(feature = "delivery")]
+pub mod delivery;
 mod document;
 mod error;
 mod gateway;
 mod merge;
 mod method;
 mod schema;
+#[cfg(feature = "signing")]
+pub mod signing;
 
 #[cfg(feature = "app")]
 pub use app::{App, AppError, BoundApp, Endpoints};

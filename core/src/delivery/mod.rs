@@ -1,0 +1,51 @@
+//! Delivery: typed, signed, retried, durable dispatch of the declared webhooks.
+//!
+//! ```no_run
+//! # use hookspec::delivery::*;
+//! # #[derive(serde::Serialize, utoipa::ToSchema)] pub struct Payment { amount: f64 }
+//! # #[hookspec::whpost("new-event")] pub async fn new_event(data: Payment) {}
+//! # async fn run(payment: Payment) -> Result<(), OutboxError> {
+//! let outbox = Outbox::sqlite("sqlite://hooks.db").await?;
+//! let created = outbox.subscribe(Subscription::new("https://example.com/hooks").events([new_event::NAME])).await?;
+//! println!("show this secret once: {}", created.secret.expose());
+//! outbox.publish::<new_event>(&payment).await?;
+//! let dispatcher = outbox.dispatcher(DispatchConfig::default()).spawn();
+//! dispatcher.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod dispatcher;
+mod filter;
+mod outbox;
+mod retry;
+mod ssrf;
+mod store;
+
+pub use dispatcher::{DispatchConfig, Dispatcher, DispatcherHandle, Metrics};
+pub use filter::{Filter, FilterError};
+pub use outbox::{
+    Attempt, CreatedSubscription, Outbox, OutboxTransaction, Subscription, SubscriptionInfo,
+};
+pub use retry::RetrySchedule;
+pub use ssrf::{IpNet, SsrfPolicy};
+
+/// What went wrong in the outbox.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutboxError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The payload did not serialize.
+    #[error("the payload does not serialize to JSON: {0}")]
+    Payload(#[from] serde_json::Error),
+    /// A subscription was refused (bad URL, refused target, ...).
+    #[error("invalid subscription: {0}")]
+    InvalidSubscription(String),
+    /// A filter expression does not parse.
+    #[error("invalid filter: {0}")]
+    Filter(#[from] FilterError),
+    /// No subscription has this id.
+    #[error("no subscription `{0}`")]
+    NotFound(String),
+}

@@ -1,0 +1,386 @@
+//! The database side of the outbox: one SQL dialect shared by SQLite and PostgreSQL (both
+//! accept `$1` placeholders), with the few differences (claiming work) written out per backend.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+
+use super::OutboxError;
+
+const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../../migrations/0001_outbox.sql"))];
+
+/// Serializes migrations between processes that open the same PostgreSQL database at once.
+const MIGRATION_LOCK: i64 = 0x686f_6f6b_7370_6563; // "hookspec"
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool: the same SQL for both backends.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Pool {
+    pub(crate) async fn sqlite(url: &str) -> Result<Pool, OutboxError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        // One connection: SQLite has one writer, and a single connection never meets
+        // SQLITE_BUSY from a deferred transaction upgrading to a write.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let pool = Pool::Sqlite(pool);
+        pool.migrate().await?;
+        Ok(pool)
+    }
+
+    pub(crate) async fn postgres(url: &str) -> Result<Pool, OutboxError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await?;
+        let pool = Pool::Postgres(pool);
+        pool.migrate().await?;
+        Ok(pool)
+    }
+
+    async fn migrate(&self) -> Result<(), OutboxError> {
+        let create = "CREATE TABLE IF NOT EXISTS hookspec_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            if matches!(self, Pool::Postgres(_)) {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(MIGRATION_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(create).execute(&mut *tx).await?;
+            for (version, script) in MIGRATIONS {
+                let applied: Option<i64> = sqlx::query_scalar(
+                    "SELECT version FROM hookspec_migrations WHERE version = $1",
+                )
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if applied.is_some() {
+                    continue;
+                }
+                let script = match self {
+                    Pool::Sqlite(_) => script.to_owned(),
+                    Pool::Postgres(_) => {
+                        script.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+                    }
+                };
+                sqlx::raw_sql(&script).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO hookspec_migrations (version, applied_at) VALUES ($1, $2)",
+                )
+                .bind(version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Claims up to `limit` due deliveries for `owner` until `lease_until`, skipping the
+    /// subscriptions in `busy`. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several
+    /// dispatchers claim side by side without waiting on, or taking, each other's rows.
+    pub(crate) async fn claim(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        busy: &[String],
+    ) -> Result<Vec<i64>, OutboxError> {
+        const DUE: &str = "d.status = 'pending' AND d.next_attempt_at <= $3 \
+            AND (d.lease_until IS NULL OR d.lease_until < $3) AND s.enabled \
+            AND (s.expires_at IS NULL OR s.expires_at > $3)";
+        let ids = match self {
+            Pool::Postgres(pool) => {
+                let sql = format!(
+                    "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
+                       SELECT d.id FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+                       WHERE {DUE} AND NOT (d.subscription_id = ANY($5)) \
+                       ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED) \
+                     RETURNING id"
+                );
+                sqlx::query_scalar(&sql)
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(busy)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Pool::Sqlite(pool) => {
+                let sql = format!(
+                    "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
+                       SELECT d.id FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+                       WHERE {DUE} AND d.subscription_id NOT IN (SELECT value FROM json_each($5)) \
+                       ORDER BY d.next_attempt_at LIMIT $4) \
+                     RETURNING id"
+                );
+                let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".into());
+                sqlx::query_scalar(&sql)
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(busy)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(ids)
+    }
+
+    /// The earliest time a pending delivery of an enabled subscription falls due.
+    pub(crate) async fn next_due(&self) -> Result<Option<i64>, OutboxError> {
+        let sql = "SELECT MIN(CASE WHEN d.lease_until IS NULL OR d.lease_until < d.next_attempt_at \
+                     THEN d.next_attempt_at ELSE d.lease_until END) \
+                   FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+                   WHERE d.status = 'pending' AND s.enabled";
+        on_pool!(self, |pool| Ok(sqlx::query_scalar::<_, Option<i64>>(sql)
+            .fetch_one(pool)
+            .await?))
+    }
+
+    /// What one claimed delivery needs, if this dispatcher still holds its lease.
+    pub(crate) async fn job(&self, delivery: i64, owner: &str) -> Result<Option<Job>, OutboxError> {
+        let sql =
+            "SELECT d.attempts, m.id AS message_id, m.event, m.method, m.payload, m.created_at, \
+                     s.id AS subscription_id, s.url, s.secrets, s.rate_limit \
+                   FROM hookspec_deliveries d \
+                   JOIN hookspec_messages m ON m.id = d.message_id \
+                   JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+                   WHERE d.id = $1 AND d.lease_owner = $2 AND d.status = 'pending'";
+        on_pool!(self, |pool| {
+            let row = sqlx::query(sql)
+                .bind(delivery)
+                .bind(owner)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|row| -> Result<Job, OutboxError> {
+                Ok(Job {
+                    delivery,
+                    attempts: row.try_get("attempts")?,
+                    message_id: row.try_get("message_id")?,
+                    event: row.try_get("event")?,
+                    method: row.try_get("method")?,
+                    payload: row.try_get("payload")?,
+                    subscription_id: row.try_get("subscription_id")?,
+                    url: row.try_get("url")?,
+                    secrets: row.try_get("secrets")?,
+                    rate_limit: row.try_get("rate_limit")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Records an attempt and its outcome, fenced by the lease: a dispatcher whose lease
+    /// expired (and whose delivery another one took over) changes nothing.
+    pub(crate) async fn finish(
+        &self,
+        job: &Job,
+        owner: &str,
+        outcome: &Outcome,
+    ) -> Result<Finished, OutboxError> {
+        let now = outcome.attempted_at;
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let (status, next, finished) = match outcome.next {
+                Next::Done => ("succeeded", now, Some(now)),
+                Next::GiveUp => ("failed", now, Some(now)),
+                Next::RetryAt(at) => ("pending", at, None),
+            };
+            let updated = sqlx::query(
+                "UPDATE hookspec_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
+                   finished_at = $3, lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $4 AND lease_owner = $5 AND status = 'pending'",
+            )
+            .bind(status)
+            .bind(next)
+            .bind(finished)
+            .bind(job.delivery)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                return Ok(Finished {
+                    recorded: false,
+                    disabled: false,
+                });
+            }
+            sqlx::query(
+                "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(job.delivery)
+            .bind(now)
+            .bind(outcome.status_code)
+            .bind(outcome.error.as_deref())
+            .bind(outcome.latency_ms)
+            .bind(outcome.excerpt.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            if outcome.success {
+                sqlx::query("UPDATE hookspec_subscriptions SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
+                    .bind(&job.subscription_id)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query("UPDATE hookspec_subscriptions SET failing_since = COALESCE(failing_since, $1) WHERE id = $2")
+                    .bind(now)
+                    .bind(&job.subscription_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let disabled = match (&outcome.disable, outcome.failing_cutoff) {
+                (Some(reason), _) => {
+                    sqlx::query("UPDATE hookspec_subscriptions SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3 AND enabled")
+                        .bind(reason)
+                        .bind(now)
+                        .bind(&job.subscription_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                }
+                (None, Some(cutoff)) if !outcome.success => {
+                    sqlx::query(
+                        "UPDATE hookspec_subscriptions SET enabled = FALSE, disabled_reason = 'failing', updated_at = $1 \
+                         WHERE id = $2 AND enabled AND failing_since < $3",
+                    )
+                    .bind(now)
+                    .bind(&job.subscription_id)
+                    .bind(cutoff)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                }
+                _ => 0,
+            };
+            tx.commit().await?;
+            Ok(Finished {
+                recorded: true,
+                disabled: disabled > 0,
+            })
+        })
+    }
+
+    /// Gives a claimed delivery back without an attempt, due again at `at`.
+    pub(crate) async fn release(
+        &self,
+        delivery: i64,
+        owner: &str,
+        at: i64,
+    ) -> Result<(), OutboxError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE hookspec_deliveries SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1 \
+                 WHERE id = $2 AND lease_owner = $3",
+            )
+            .bind(at)
+            .bind(delivery)
+            .bind(owner)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Deletes messages older than `before` (their deliveries and attempts go with them)
+    /// once none of their deliveries is pending.
+    pub(crate) async fn purge(&self, before: i64) -> Result<u64, OutboxError> {
+        on_pool!(self, |pool| {
+            let done = sqlx::query(
+                "DELETE FROM hookspec_messages WHERE created_at < $1 AND NOT EXISTS ( \
+                   SELECT 1 FROM hookspec_deliveries d WHERE d.message_id = hookspec_messages.id AND d.status = 'pending')",
+            )
+            .bind(before)
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected())
+        })
+    }
+}
+
+/// A claimed delivery with its message and subscription.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) delivery: i64,
+    pub(crate) attempts: i64,
+    pub(crate) message_id: String,
+    pub(crate) event: String,
+    pub(crate) method: String,
+    pub(crate) payload: String,
+    pub(crate) subscription_id: String,
+    pub(crate) url: String,
+    pub(crate) secrets: String,
+    pub(crate) rate_limit: Option<i64>,
+}
+
+/// Whether an outcome was recorded (the lease was still ours) and disabled the subscription.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Finished {
+    pub(crate) recorded: bool,
+    pub(crate) disabled: bool,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Next {
+    Done,
+    GiveUp,
+    RetryAt(i64),
+}
+
+/// The result of one attempt, as recorded.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) attempted_at: i64,
+    pub(crate) success: bool,
+    pub(crate) status_code: Option<i64>,
+    pub(crate) error: Option<String>,
+    pub(crate) latency_ms: i64,
+    pub(crate) excerpt: Option<String>,
+    pub(crate) next: Next,
+    /// Disable the subscription now, with this reason (e.g. `gone` after a 410).
+    pub(crate) disable: Option<String>,
+    /// Disable it as `failing` if it has failed continuously since before this time.
+    pub(crate) failing_cutoff: Option<i64>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,693 @@
+//! Delivery against real HTTP receivers on loopback and real databases: SQLite always,
+//! PostgreSQL when `HOOKSPEC_TEST_DATABASE_URL` is set (`.ci/run` sets it).
+
+mod kill;
+mod postgres;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use hookspec::delivery::{DispatchConfig, OutboxError, RetrySchedule, SsrfPolicy, Subscription};
+use hookspec::signing::{Secret, Verifier};
+use hookspec::{whpost, OpenApiBuilder, WebhookGateway};
+use serde::Serialize;
+use support::{backends, drained, fast_config, Receiver};
+
+/// An ftrack-like entity event.
+#[derive(Serialize, utoipa::ToSchema, Clone)]
+pub struct EntityEvent {
+    pub entity: Entity,
+}
+
+#[derive(Serialize, utoipa::ToSchema, Clone)]
+pub struct Entity {
+    pub entity_type: String,
+    pub operation: String,
+    pub new: Status,
+    pub old: Status,
+}
+
+#[derive(Serialize, utoipa::ToSchema, Clone)]
+pub struct Status {
+    pub status_id: String,
+}
+
+/// An entity changed.
+#[whpost("entity.changed")]
+pub async fn entity_changed(data: EntityEvent) {}
+
+/// Something else.
+#[whpost("other.event")]
+pub async fn other_event(data: Status) {}
+
+pub fn event(entity_type: &str, operation: &str, new: &str, old: &str) -> EntityEvent {
+    EntityEvent {
+        entity: Entity {
+            entity_type: entity_type.into(),
+            operation: operation.into(),
+            new: Status {
+                status_id: new.into(),
+            },
+            old: Status {
+                status_id: old.into(),
+            },
+        },
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn delivers_signed_bodies_that_match_the_document() {
+    let doc = OpenApiBuilder::new("Hooks", "1")
+        .webhook(WebhookGateway::new(entity_changed))
+        .build()
+        .unwrap();
+    for backend in backends().await {
+        let receiver = Receiver::answering(StatusCode::OK).await;
+        let created = backend
+            .outbox
+            .subscribe(Subscription::new(&receiver.url))
+            .await
+            .unwrap();
+        let secret = created.secret.expose();
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            ids.push(
+                backend
+                    .outbox
+                    .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let got = receiver.wait_for(3, WAIT).await;
+        let independent = standardwebhooks::Webhook::new(&secret).unwrap();
+        let ours = Verifier::new(Secret::parse(&secret).unwrap());
+        for request in &got {
+            assert_eq!(request.method, axum::http::Method::POST, "{}", backend.name);
+            assert_eq!(request.header("content-type"), "application/json");
+            assert!(
+                ids.iter().any(|id| id == request.header("webhook-id")),
+                "{}",
+                backend.name
+            );
+            independent
+                .verify(&request.body, &request.headers)
+                .expect("the standardwebhooks crate verifies it");
+            ours.verify(
+                |name| request.headers.get(name).and_then(|v| v.to_str().ok()),
+                &request.body,
+            )
+            .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+            assert_eq!(
+                hookspec_tests::schema_errors(&doc, "EntityEvent", &body),
+                Vec::<String>::new()
+            );
+        }
+        drained(&backend.outbox, WAIT).await;
+        let attempts = backend.outbox.attempts(&ids[0]).await.unwrap();
+        assert_eq!(attempts.len(), 1, "{}", backend.name);
+        assert_eq!(attempts[0].status_code, Some(200));
+        assert_eq!(
+            attempts[0].response_excerpt.as_deref(),
+            Some("receiver says hi")
+        );
+        assert_eq!(
+            dispatcher
+                .metrics()
+                .sent
+                .load(std::sync::atomic::Ordering::Relaxed),
+            3
+        );
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn retries_non_2xx_with_the_same_id_until_success() {
+    for backend in backends().await {
+        let receiver = Receiver::start(Arc::new(|n| {
+            let status = if n < 2 {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            };
+            (status, Vec::new(), Duration::ZERO)
+        }))
+        .await;
+        backend
+            .outbox
+            .subscribe(Subscription::new(&receiver.url))
+            .await
+            .unwrap();
+        let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+        let id = backend
+            .outbox
+            .publish::<entity_changed>(&event("Task", "create", "a", ""))
+            .await
+            .unwrap();
+        let got = receiver.wait_for(3, WAIT).await;
+        assert!(
+            got.iter().all(|r| r.header("webhook-id") == id),
+            "webhook-id is stable across retries"
+        );
+        assert_ne!(got[0].header("webhook-signature"), "", "{}", backend.name);
+        assert!(
+            got[1].at.duration_since(got[0].at) >= Duration::from_millis(45),
+            "the schedule's 50 ms wait"
+        );
+        assert_eq!(
+            drained(&backend.outbox, WAIT).await,
+            (0, 1, 0),
+            "{}",
+            backend.name
+        );
+        let codes: Vec<Option<i64>> = backend
+            .outbox
+            .attempts(&id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.status_code)
+            .collect();
+        assert_eq!(codes, [Some(500), Some(500), Some(200)]);
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn network_errors_timeouts_and_redirects_are_failures_retried_then_given_up() {
+    for backend in backends().await {
+        // Nothing listens on the port of a listener we drop.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let slow = Receiver::start(Arc::new(|_| {
+            (StatusCode::OK, Vec::new(), Duration::from_secs(3))
+        }))
+        .await;
+        let ok = Receiver::answering(StatusCode::OK).await;
+        let redirect_to = ok.url.clone();
+        let redirect = Receiver::start(Arc::new(move |_| {
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                vec![("location", redirect_to.clone())],
+                Duration::ZERO,
+            )
+        }))
+        .await;
+        for url in [
+            format!("http://{closed}/hooks"),
+            slow.url.clone(),
+            redirect.url.clone(),
+        ] {
+            backend
+                .outbox
+                .subscribe(Subscription::new(url))
+                .await
+                .unwrap();
+        }
+        let config = DispatchConfig {
+            timeout: Duration::from_millis(300),
+            ..fast_config()
+        };
+        let dispatcher = backend.outbox.dispatcher(config).spawn();
+        let id = backend
+            .outbox
+            .publish::<entity_changed>(&event("Task", "create", "a", ""))
+            .await
+            .unwrap();
+        assert_eq!(
+            drained(&backend.outbox, WAIT).await,
+            (0, 0, 3),
+            "{}",
+            backend.name
+        );
+        let attempts = backend.outbox.attempts(&id).await.unwrap();
+        assert_eq!(attempts.len(), 9, "three attempts each: {attempts:#?}");
+        let errors: Vec<&str> = attempts.iter().filter_map(|a| a.error.as_deref()).collect();
+        assert!(
+            errors.iter().any(|e| e.starts_with("connection failed")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("timed out")),
+            "{errors:?}"
+        );
+        assert_eq!(
+            attempts
+                .iter()
+                .filter(|a| a.status_code == Some(307))
+                .count(),
+            3,
+            "redirects are not followed"
+        );
+        assert!(
+            ok.received().is_empty(),
+            "the redirect target never gets the webhook"
+        );
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn gone_disables_the_subscription_and_enabling_resumes_it() {
+    for backend in backends().await {
+        let receiver = Receiver::start(Arc::new(|n| {
+            let status = if n == 0 {
+                StatusCode::GONE
+            } else {
+                StatusCode::OK
+            };
+            (status, Vec::new(), Duration::ZERO)
+        }))
+        .await;
+        let sub = backend
+            .outbox
+            .subscribe(Subscription::new(&receiver.url))
+            .await
+            .unwrap();
+        let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+        backend
+            .outbox
+            .publish::<entity_changed>(&event("Task", "create", "1", ""))
+            .await
+            .unwrap();
+        receiver.wait_for(1, WAIT).await;
+        drained(&backend.outbox, WAIT).await;
+        let info = backend.outbox.subscription(&sub.id).await.unwrap();
+        assert!(!info.enabled, "{}", backend.name);
+        assert_eq!(info.disabled_reason.as_deref(), Some("gone"));
+        // Disabled: new events are not queued for it.
+        backend
+            .outbox
+            .publish::<entity_changed>(&event("Task", "create", "2", ""))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(receiver.received().len(), 1);
+        backend.outbox.enable(&sub.id).await.unwrap();
+        backend
+            .outbox
+            .publish::<entity_changed>(&event("Task", "create", "3", ""))
+            .await
+            .unwrap();
+        receiver.wait_for(2, WAIT).await;
+        assert!(backend.outbox.subscription(&sub.id).await.unwrap().enabled);
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn continuous_failure_past_the_threshold_disables() {
+    for backend in backends().await {
+        let receiver = Receiver::answering(StatusCode::INTERNAL_SERVER_ERROR).await;
+        let sub = backend
+            .outbox
+            .subscribe(Subscription::new(&receiver.url))
+            .await
+            .unwrap();
+        let config = DispatchConfig {
+            failure_threshold: Duration::from_millis(20),
+            ..fast_config()
+        };
+        let dispatcher = backend.outbox.dispatcher(config).spawn();
+        backend
+            .outbox
+            .publish::<entity_changed>(&event("Task", "create", "1", ""))
+            .await
+            .unwrap();
+        receiver.wait_for(2, WAIT).await;
+        let deadline = std::time::Instant::now() + WAIT;
+        while backend.outbox.subscription(&sub.id).await.unwrap().enabled {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: not disabled",
+                backend.name
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let info = backend.outbox.subscription(&sub.id).await.unwrap();
+        assert_eq!(info.disabled_reason.as_deref(), Some("failing"));
+        assert_eq!(
+            dispatcher
+                .metrics()
+                .disabled
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        backend.outbox.enable(&sub.id).await.unwrap();
+        let info = backend.outbox.subscription(&sub.id).await.unwrap();
+        assert!(info.enabled && info.failing_since.is_none());
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_within_bounds() {
+    for backend in backends().await {
+        let receiver = Receiver::start(Arc::new(|n| match n {
+            0 => (
+                StatusCode::TOO_MANY_REQUESTS,
+                vec![("retry-after", "1".into())],
+                Duration::ZERO,
+            ),
+            1 => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec![("retry-after", "3600".into())],
+                Duration::ZERO,
+            ),
+            _ => (StatusCode::OK, Vec::new(), Duration::ZERO),
+        }))
+        .await;
+        backend
+            .outbox
+            .subscribe(Subscription::new(&receiver.url))
+            .await
+            .unwrap();
+        let config = DispatchConfig {
+            max_retry_after: Duration::from_millis(300),
+            ..fast_config()
+        };
+        let dispatcher = backend.outbox.dispatcher(config).spawn();
+        backend
+            .outbox
+            .publish::<entity_changed>(&event("Task", "create", "1", ""))
+            .await
+            .unwrap();
+        let got = receiver.wait_for(3, WAIT).await;
+        let first = got[1].at.duration_since(got[0].at);
+        let second = got[2].at.duration_since(got[1].at);
+        // Retry-After: 1 is capped at 300 ms here, like 3600; both are far above the 50/100 ms schedule.
+        assert!(
+            first >= Duration::from_millis(280),
+            "{}: {first:?}",
+            backend.name
+        );
+        assert!(
+            second >= Duration::from_millis(280) && second < Duration::from_secs(5),
+            "{second:?}"
+        );
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn targets_refused_by_the_ssrf_guard_fail_at_creation() {
+    let backend = support::sqlite().await;
+    let outbox = backend.outbox.ssrf_policy(SsrfPolicy::new());
+    for url in [
+        "http://127.0.0.1:9/hooks",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "http://localhost/x",
+        "http://10.0.0.8/x",
+        "http://[::ffff:192.168.0.1]/",
+    ] {
+        match outbox.subscribe(Subscription::new(url)).await {
+            Err(OutboxError::InvalidSubscription(message)) => {
+                assert!(message.contains("non-public"), "{message}")
+            }
+            other => panic!("{url}: expected a refusal, got {other:?}"),
+        }
+    }
+    let err = outbox
+        .subscribe(Subscription::new("gopher://example.com/"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("http or https"), "{err}");
+    assert_eq!(outbox.delivery_counts().await.unwrap(), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn events_and_filters_choose_the_subscriptions() {
+    for backend in backends().await {
+        let tasks = Receiver::answering(StatusCode::OK).await;
+        let status_changes = Receiver::answering(StatusCode::OK).await;
+        let others = Receiver::answering(StatusCode::OK).await;
+        let outbox = &backend.outbox;
+        outbox
+            .subscribe(
+                Subscription::new(&tasks.url)
+                    .filter(r#"entity.entity_type = "Task" and entity.operation = "create""#),
+            )
+            .await
+            .unwrap();
+        outbox
+            .subscribe(Subscription::new(&status_changes.url).events([entity_changed::NAME]).filter(
+                r#"entity.entity_type = "AssetVersion" and entity.operation = "update" and entity.new.status_id != entity.old.status_id and entity.new.status_id = "approved""#,
+            ))
+            .await
+            .unwrap();
+        outbox
+            .subscribe(Subscription::new(&others.url).events([other_event::NAME]))
+            .await
+            .unwrap();
+        let dispatcher = outbox.dispatcher(fast_config()).spawn();
+        outbox
+            .publish::<entity_changed>(&event("Task", "create", "x", ""))
+            .await
+            .unwrap();
+        outbox
+            .publish::<entity_changed>(&event("Task", "update", "x", "y"))
+            .await
+            .unwrap();
+        outbox
+            .publish::<entity_changed>(&event("AssetVersion", "update", "approved", "pending"))
+            .await
+            .unwrap();
+        outbox
+            .publish::<entity_changed>(&event("AssetVersion", "update", "approved", "approved"))
+            .await
+            .unwrap();
+        outbox
+            .publish::<other_event>(&Status {
+                status_id: "s".into(),
+            })
+            .await
+            .unwrap();
+        drained(outbox, WAIT).await;
+        let bodies = |r: &Receiver| {
+            r.received()
+                .iter()
+                .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let tasks = bodies(&tasks);
+        assert_eq!(tasks.len(), 1, "{}: {tasks:?}", backend.name);
+        assert_eq!(tasks[0]["entity"]["operation"], "create");
+        let changes = bodies(&status_changes);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0]["entity"]["old"]["status_id"], "pending");
+        assert_eq!(bodies(&others), [serde_json::json!({"status_id": "s"})]);
+        let err = outbox
+            .subscribe(Subscription::new(&others.url).filter("entity.type == \"Task\""))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, OutboxError::Filter(f) if f.position == 12),
+            "{err}"
+        );
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn publishing_in_a_transaction_follows_its_commit() {
+    let backend = support::sqlite().await;
+    let receiver = Receiver::answering(StatusCode::OK).await;
+    backend
+        .outbox
+        .subscribe(Subscription::new(&receiver.url))
+        .await
+        .unwrap();
+    let pool = sqlx::SqlitePool::connect(&backend.url).await.unwrap();
+    sqlx::query("CREATE TABLE payments (id INTEGER PRIMARY KEY, amount REAL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    // The outbox's own connection is the one to write on: SQLite has one writer.
+    let business = sqlx::SqlitePool::connect(&backend.url).await.unwrap();
+    let mut tx = business.begin().await.unwrap();
+    sqlx::query("INSERT INTO payments (amount) VALUES (1.0)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    backend
+        .outbox
+        .publish_in_tx::<entity_changed>(&mut tx, &event("Task", "create", "rolled back", ""))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let mut tx = business.begin().await.unwrap();
+    sqlx::query("INSERT INTO payments (amount) VALUES (2.0)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    backend
+        .outbox
+        .publish_in_tx::<entity_changed>(&mut tx, &event("Task", "create", "committed", ""))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+    drained(&backend.outbox, WAIT).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert!(String::from_utf8_lossy(&got[0].body).contains("committed"));
+    dispatcher.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_receiver_does_not_delay_the_others() {
+    for backend in backends().await {
+        let slow = Receiver::start(Arc::new(|_| {
+            (StatusCode::OK, Vec::new(), Duration::from_millis(700))
+        }))
+        .await;
+        let fast = Receiver::answering(StatusCode::OK).await;
+        backend
+            .outbox
+            .subscribe(Subscription::new(&slow.url))
+            .await
+            .unwrap();
+        backend
+            .outbox
+            .subscribe(Subscription::new(&fast.url))
+            .await
+            .unwrap();
+        let config = DispatchConfig {
+            per_subscription: 2,
+            concurrency: 8,
+            timeout: Duration::from_secs(5),
+            ..fast_config()
+        };
+        let dispatcher = backend.outbox.dispatcher(config).spawn();
+        for i in 0..20 {
+            backend
+                .outbox
+                .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
+                .await
+                .unwrap();
+        }
+        fast.wait_for(20, Duration::from_secs(3)).await;
+        assert!(
+            slow.received().len() <= 6,
+            "{}: the slow one is still working through its queue",
+            backend.name
+        );
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limit_spaces_deliveries() {
+    let backend = support::sqlite().await;
+    let receiver = Receiver::answering(StatusCode::OK).await;
+    backend
+        .outbox
+        .subscribe(Subscription::new(&receiver.url).rate_limit(10))
+        .await
+        .unwrap();
+    let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+    for i in 0..20 {
+        backend
+            .outbox
+            .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
+            .await
+            .unwrap();
+    }
+    let got = receiver.wait_for(20, WAIT).await;
+    // A full bucket of 10, then 10 per second: the 20th arrives about a second after the first.
+    let spread = got[19].at.duration_since(got[0].at);
+    assert!(spread >= Duration::from_millis(800), "{spread:?}");
+    dispatcher.shutdown().await;
+}
+
+#[tokio::test]
+async fn finished_messages_are_purged_after_retention() {
+    let backend = support::sqlite().await;
+    let receiver = Receiver::answering(StatusCode::OK).await;
+    backend
+        .outbox
+        .subscribe(Subscription::new(&receiver.url))
+        .await
+        .unwrap();
+    let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+    let id = backend
+        .outbox
+        .publish::<entity_changed>(&event("Task", "create", "1", ""))
+        .await
+        .unwrap();
+    drained(&backend.outbox, WAIT).await;
+    assert_eq!(
+        backend
+            .outbox
+            .purge(Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0,
+        "kept within retention"
+    );
+    assert_eq!(backend.outbox.attempts(&id).await.unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(backend.outbox.purge(Duration::ZERO).await.unwrap(), 1);
+    assert!(backend.outbox.attempts(&id).await.unwrap().is_empty());
+    dispatcher.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_attempt_uses_the_schedule_then_gives_up() {
+    let backend = support::sqlite().await;
+    let receiver = Receiver::answering(StatusCode::BAD_GATEWAY).await;
+    backend
+        .outbox
+        .subscribe(Subscription::new(&receiver.url))
+        .await
+        .unwrap();
+    let schedule = RetrySchedule::new([
+        Duration::ZERO,
+        Duration::from_millis(30),
+        Duration::from_millis(60),
+        Duration::from_millis(90),
+    ])
+    .unwrap()
+    .jitter(0.0);
+    let dispatcher = backend
+        .outbox
+        .dispatcher(DispatchConfig {
+            schedule,
+            ..fast_config()
+        })
+        .spawn();
+    backend
+        .outbox
+        .publish::<entity_changed>(&event("Task", "create", "1", ""))
+        .await
+        .unwrap();
+    assert_eq!(drained(&backend.outbox, WAIT).await, (0, 0, 1));
+    let got = receiver.received();
+    assert_eq!(got.len(), 4);
+    for (i, wanted) in [30, 60, 90].into_iter().enumerate() {
+        let gap = got[i + 1].at.duration_since(got[i].at);
+        assert!(gap >= Duration::from_millis(wanted - 5), "gap {i}: {gap:?}");
+    }
+    let metrics = dispatcher.metrics();
+    assert_eq!(
+        metrics.retried.load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+    assert_eq!(
+        metrics.given_up.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    dispatcher.shutdown().await;
+}

@@ -1,0 +1,79 @@
+//! Several dispatchers on one PostgreSQL database share the work without double-sending.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use hookspec::delivery::{DispatchConfig, Outbox, Subscription};
+
+use super::support::{self, drained, Receiver};
+use super::{entity_changed, event};
+
+#[tokio::test]
+async fn two_dispatchers_deliver_10_000_events_none_lost_none_twice() {
+    let Some(backend) = support::postgres().await else {
+        eprintln!("HOOKSPEC_TEST_DATABASE_URL is not set: this PostgreSQL test has nothing to run against");
+        return;
+    };
+    const EVENTS: usize = 10_000;
+    let receiver = Receiver::answering(StatusCode::OK).await;
+    backend
+        .outbox
+        .subscribe(Subscription::new(&receiver.url))
+        .await
+        .unwrap();
+    let config = DispatchConfig {
+        per_subscription: 32,
+        concurrency: 32,
+        ..support::fast_config()
+    };
+    let second = Outbox::postgres(&backend.url)
+        .await
+        .unwrap()
+        .ssrf_policy(support::loopback());
+    let a = backend.outbox.dispatcher(config.clone()).spawn();
+    let b = second.dispatcher(config).spawn();
+
+    let outbox = Arc::new(backend.outbox.clone());
+    let publishers: Vec<_> = (0..8)
+        .map(|p| {
+            let outbox = Arc::clone(&outbox);
+            tokio::spawn(async move {
+                for i in (p..EVENTS).step_by(8) {
+                    outbox
+                        .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.await.unwrap();
+    }
+    let counts = drained(&backend.outbox, Duration::from_secs(240)).await;
+    assert_eq!(counts, (0, EVENTS as i64, 0));
+
+    let mut per_id: HashMap<String, usize> = HashMap::new();
+    for request in receiver.received() {
+        *per_id
+            .entry(request.header("webhook-id").to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(per_id.len(), EVENTS, "none lost");
+    let twice: Vec<_> = per_id.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "claimed twice: {twice:?}");
+    let (sent_a, sent_b) = (
+        a.metrics().sent.load(Ordering::Relaxed),
+        b.metrics().sent.load(Ordering::Relaxed),
+    );
+    assert_eq!(sent_a + sent_b, EVENTS as u64);
+    assert!(
+        sent_a > 0 && sent_b > 0,
+        "both dispatchers took work: {sent_a} and {sent_b}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -1,0 +1,203 @@
+//! Test receivers (real axum servers on loopback) and outboxes on every available backend.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::IntoResponse;
+use hookspec::delivery::{DispatchConfig, Outbox, RetrySchedule, SsrfPolicy};
+use tokio::sync::oneshot;
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// How a receiver answers its `n`th request (from 0): status, extra headers, delay.
+pub type Behaviour =
+    Arc<dyn Fn(usize) -> (StatusCode, Vec<(&'static str, String)>, Duration) + Send + Sync>;
+
+/// A webhook receiver on an ephemeral loopback port, recording what it gets.
+pub struct Receiver {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Receiver {
+    pub async fn start(behaviour: Behaviour) -> Receiver {
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let log = Arc::clone(&received);
+        let handler = move |method: Method, headers: HeaderMap, body: Bytes| {
+            let log = Arc::clone(&log);
+            let behaviour = Arc::clone(&behaviour);
+            async move {
+                let n = {
+                    let mut log = log.lock().unwrap();
+                    log.push(Received {
+                        method,
+                        headers,
+                        body,
+                        at: Instant::now(),
+                    });
+                    log.len() - 1
+                };
+                let (status, headers, delay) = behaviour(n);
+                tokio::time::sleep(delay).await;
+                let mut map = HeaderMap::new();
+                for (k, v) in headers {
+                    map.insert(k, v.parse().unwrap());
+                }
+                (status, map, "receiver says hi").into_response()
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = axum::Router::new().fallback(handler);
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Receiver {
+            url,
+            received,
+            _stop: stop,
+        }
+    }
+
+    /// Answers every request with `status`.
+    pub async fn answering(status: StatusCode) -> Receiver {
+        Self::start(Arc::new(move |_| (status, Vec::new(), Duration::ZERO))).await
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests arrived (or panics after `limit`).
+    pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} requests, got {} after {limit:?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A fast test configuration: short schedule, short timeout, quick polling.
+pub fn fast_config() -> DispatchConfig {
+    DispatchConfig {
+        schedule: RetrySchedule::new([
+            Duration::ZERO,
+            Duration::from_millis(50),
+            Duration::from_millis(100),
+        ])
+        .unwrap()
+        .jitter(0.0),
+        timeout: Duration::from_millis(800),
+        poll_interval: Duration::from_millis(20),
+        lease: Duration::from_secs(5),
+        ..DispatchConfig::default()
+    }
+}
+
+pub fn loopback() -> SsrfPolicy {
+    SsrfPolicy::new().allow("127.0.0.1/32").unwrap()
+}
+
+/// An outbox on a backend, named for assertion messages.
+pub struct Backend {
+    pub name: &'static str,
+    pub outbox: Outbox,
+    pub url: String,
+}
+
+/// A fresh SQLite outbox, and a fresh PostgreSQL one when `HOOKSPEC_TEST_DATABASE_URL` is set.
+pub async fn backends() -> Vec<Backend> {
+    let mut backends = vec![sqlite().await];
+    if let Some(pg) = postgres().await {
+        backends.push(pg);
+    }
+    backends
+}
+
+pub async fn sqlite() -> Backend {
+    let dir = std::env::temp_dir().join(format!("hookspec-test-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("outbox.db").display());
+    let outbox = Outbox::sqlite(&url).await.unwrap().ssrf_policy(loopback());
+    Backend {
+        name: "sqlite",
+        outbox,
+        url,
+    }
+}
+
+/// A new database on the server `HOOKSPEC_TEST_DATABASE_URL` points at.
+pub async fn postgres() -> Option<Backend> {
+    let server = std::env::var("HOOKSPEC_TEST_DATABASE_URL").ok()?;
+    let name = format!("hookspec_test_{}", rand::random::<u32>());
+    let admin = sqlx::PgPool::connect(&server)
+        .await
+        .expect("connect to HOOKSPEC_TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let mut url = reqwest::Url::parse(&server).unwrap();
+    url.set_path(&name);
+    let url = url.to_string();
+    let outbox = Outbox::postgres(&url)
+        .await
+        .unwrap()
+        .ssrf_policy(loopback());
+    Some(Backend {
+        name: "postgres",
+        outbox,
+        url,
+    })
+}
+
+/// Waits until no delivery is pending (or panics after `limit`).
+pub async fn drained(outbox: &Outbox, limit: Duration) -> (i64, i64, i64) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let counts = outbox.delivery_counts().await.unwrap();
+        if counts.0 == 0 {
+            return counts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "deliveries still pending after {limit:?}: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
