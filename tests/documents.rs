@@ -355,3 +355,34 @@ fn merging_two_documents_keeps_webhooks() {
     assert_eq!(lossy.webhooks.unwrap().paths.len(), 1);
     checked("merged_two", &merged);
 }
+
+#[test]
+fn signed_webhooks_document_the_standard_headers() {
+    let doc = OpenApiBuilder::new("Signed", "1.0.0")
+        .signed_webhooks()
+        .webhook(WebhookGateway::new(verbs::payment_created))
+        .webhook(WebhookGateway::new(options::refund))
+        .security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        )
+        .build()
+        .unwrap();
+    let value = serde_json::to_value(&doc).unwrap();
+    for hook in ["payment.created", "payment.refunded"] {
+        let names: Vec<&str> = value["webhooks"][hook]["post"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for header in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            assert_eq!(
+                names.iter().filter(|n| **n == header).count(),
+                1,
+                "{hook}: {header} once in {names:?}"
+            );
+        }
+    }
+    snapshot("signed_webhooks", &doc);
+}

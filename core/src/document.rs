@@ -8,8 +8,9 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn, Paths};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{ResponseBuilder, Responses};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::SecurityScheme;
-use utoipa::openapi::{Deprecated, InfoBuilder, OpenApi, Required};
+use utoipa::openapi::{Deprecated, InfoBuilder, OpenApi, RefOr, Required};
 
 use crate::definition::{Example, HeaderDef, WebhookDef};
 use crate::merge::{merge, operations};
@@ -28,6 +29,7 @@ pub struct OpenApiBuilder {
     merged: Vec<OpenApi>,
     gateways: Vec<WebhookGateway>,
     security_schemes: Vec<(String, SecurityScheme)>,
+    signed: bool,
 }
 
 impl OpenApiBuilder {
@@ -49,6 +51,7 @@ impl OpenApiBuilder {
             merged: Vec::new(),
             gateways: Vec::new(),
             security_schemes: Vec::new(),
+            signed: false,
         }
     }
 
@@ -68,6 +71,21 @@ impl OpenApiBuilder {
     pub fn security_scheme(mut self, name: impl Into<String>, scheme: SecurityScheme) -> Self {
         self.security_schemes.push((name.into(), scheme));
         self
+    }
+
+    /// Documents the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`) on every webhook, as hookspec's dispatcher sends them.
+    pub fn signed_webhooks(mut self) -> Self {
+        self.signed = true;
+        self
+    }
+
+    /// Replaces the starting document, keeping the title and version already set.
+    pub(crate) fn replace_base(&mut self, mut base: OpenApi) {
+        base.openapi = utoipa::openapi::OpenApiVersion::Version31;
+        base.info.title = std::mem::take(&mut self.base.info.title);
+        base.info.version = std::mem::take(&mut self.base.info.version);
+        self.base = base;
     }
 
     /// Builds the document. Duplicate webhooks, duplicate operationIds, clashing schema names
@@ -116,7 +134,10 @@ impl OpenApiBuilder {
                         });
                     }
                     operation_ids.claim(&id, place)?;
-                    let operation = operation(&def, id, &mut registry)?;
+                    let mut operation = operation(&def, id, &mut registry)?;
+                    if self.signed {
+                        add_signature_headers(&mut operation);
+                    }
                     webhooks.add_path_operation(&def.name, vec![method.to_utoipa()], operation);
                 }
             }
@@ -246,6 +267,36 @@ fn operation(
         ));
     }
     Ok(op.responses(responses(def, registry)?).build())
+}
+
+/// The Standard Webhooks headers, before the webhook's own (which win on a name clash).
+fn add_signature_headers(operation: &mut Operation) {
+    const HEADERS: [(&str, &str, Type); 3] = [
+        ("webhook-id", "The message id: the same on every retry, so receivers can drop duplicates.", Type::String),
+        ("webhook-timestamp", "When this attempt was signed, in seconds since the Unix epoch.", Type::Integer),
+        (
+            "webhook-signature",
+            "Space-separated signatures: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` with the subscription secret (several during a secret rotation). See https://www.standardwebhooks.com.",
+            Type::String,
+        ),
+    ];
+    let params = operation.parameters.get_or_insert_with(Vec::new);
+    for (name, description, kind) in HEADERS.into_iter().rev() {
+        if params.iter().any(
+            |p| matches!(p, RefOr::T(p) if p.name == name && p.parameter_in == ParameterIn::Header),
+        ) {
+            continue;
+        }
+        let schema = ObjectBuilder::new().schema_type(kind).build();
+        let param = ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::True)
+            .description(Some(description))
+            .schema(Some(schema))
+            .build();
+        params.insert(0, RefOr::T(param));
+    }
 }
 
 fn example(def: &WebhookDef) -> Result<Option<serde_json::Value>, Error> {

@@ -89,8 +89,13 @@ impl Receiver {
         Self::start(Arc::new(move |_| (status, Vec::new(), Duration::ZERO))).await
     }
 
+    /// What arrived so far; every body is checked against the document's schemas.
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
+        let received = self.received.lock().unwrap().clone();
+        for request in &received {
+            assert_documented(&request.body);
+        }
+        received
     }
 
     /// Waits until at least `n` requests arrived (or panics after `limit`).
@@ -200,4 +205,24 @@ pub async fn drained(outbox: &Outbox, limit: Duration) -> (i64, i64, i64) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Every delivered body must validate against the schema the document gives its webhook.
+fn assert_documented(body: &[u8]) {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| {
+        hookspec::OpenApiBuilder::new("Delivered", "1")
+            .webhook(hookspec::WebhookGateway::new(super::entity_changed))
+            .webhook(hookspec::WebhookGateway::new(super::other_event))
+            .build()
+            .unwrap()
+    });
+    let value: serde_json::Value = serde_json::from_slice(body).expect("a JSON body");
+    let documented = ["EntityEvent", "Status"]
+        .iter()
+        .any(|schema| hookspec_tests::schema_errors(doc, schema, &value).is_empty());
+    assert!(
+        documented,
+        "a delivered body matches no documented payload: {value}"
+    );
 }

@@ -54,13 +54,9 @@ pub enum AppError {
 /// ```
 #[must_use]
 pub struct App {
-    title: String,
-    version: String,
-    base: Option<OpenApi>,
+    builder: OpenApiBuilder,
     documented: Vec<OpenApiRouter>,
     plain: Vec<Router>,
-    gateways: Vec<WebhookGateway>,
-    security_schemes: Vec<(String, SecurityScheme)>,
     endpoints: Endpoints,
 }
 
@@ -68,13 +64,9 @@ impl App {
     /// An app whose document is titled `title` at API version `version`.
     pub fn new(title: impl Into<String>, version: impl Into<String>) -> Self {
         App {
-            title: title.into(),
-            version: version.into(),
-            base: None,
+            builder: OpenApiBuilder::new(title, version),
             documented: Vec::new(),
             plain: Vec::new(),
-            gateways: Vec::new(),
-            security_schemes: Vec::new(),
             endpoints: Endpoints::default(),
         }
     }
@@ -82,7 +74,7 @@ impl App {
     /// Starts the document from an existing one, e.g. a `#[derive(utoipa::OpenApi)]` type's
     /// `openapi()`. Its title and version are replaced by the app's.
     pub fn base(mut self, doc: OpenApi) -> Self {
-        self.base = Some(doc);
+        self.builder.replace_base(doc);
         self
     }
 
@@ -100,13 +92,20 @@ impl App {
 
     /// Adds the webhooks of a gateway to the document.
     pub fn webhook(mut self, gateway: WebhookGateway) -> Self {
-        self.gateways.push(gateway);
+        self.builder = self.builder.webhook(gateway);
         self
     }
 
     /// Adds a security scheme that operations and webhooks can require.
     pub fn security_scheme(mut self, name: impl Into<String>, scheme: SecurityScheme) -> Self {
-        self.security_schemes.push((name.into(), scheme));
+        self.builder = self.builder.security_scheme(name, scheme);
+        self
+    }
+
+    /// Documents the Standard Webhooks signature headers on every webhook (see
+    /// [`OpenApiBuilder::signed_webhooks`]); use it when the outbox delivers them.
+    pub fn signed_webhooks(mut self) -> Self {
+        self.builder = self.builder.signed_webhooks();
         self
     }
 
@@ -152,18 +151,7 @@ impl App {
         for plain in self.plain {
             router = merge_routers(router, plain)?;
         }
-        let mut base = self.base.unwrap_or_default();
-        base.openapi = utoipa::openapi::OpenApiVersion::Version31;
-        base.info.title = self.title;
-        base.info.version = self.version;
-        let mut builder = OpenApiBuilder::from_openapi(base).merge(routes_doc);
-        for (name, scheme) in self.security_schemes {
-            builder = builder.security_scheme(name, scheme);
-        }
-        for gateway in self.gateways {
-            builder = builder.webhook(gateway);
-        }
-        Ok((router, builder.build()?))
+        Ok((router, self.builder.merge(routes_doc).build()?))
     }
 }
 
