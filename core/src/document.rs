@@ -81,6 +81,7 @@ impl OpenApiBuilder {
     }
 
     /// Replaces the starting document, keeping the title and version already set.
+    #[cfg(feature = "app")]
     pub(crate) fn replace_base(&mut self, mut base: OpenApi) {
         base.openapi = utoipa::openapi::OpenApiVersion::Version31;
         base.info.title = std::mem::take(&mut self.base.info.title);
