@@ -34,6 +34,18 @@ pub trait IntoWebhooks {
     fn into_webhooks(self) -> Vec<WebhookDef>;
 }
 
+/// The function of the same name that every `wh*` macro leaves beside its handle type:
+/// `WebhookGateway::new(new_event)`.
+impl<F, W> IntoWebhooks for F
+where
+    F: FnOnce() -> W,
+    W: Webhook,
+{
+    fn into_webhooks(self) -> Vec<WebhookDef> {
+        vec![W::definition()]
+    }
+}
+
 /// Adds webhooks to a document, like Esmerald's `WebhookGateway`. Its options apply to every
 /// webhook it holds (Esmerald passes only `include_in_schema` down).
 #[derive(Clone, Debug)]

@@ -97,8 +97,9 @@ pub(crate) fn with_errors(errors: Errors, item: TokenStream) -> TokenStream {
     quote!(#errors #item)
 }
 
-/// A free function becomes a braced struct (type namespace) plus a constant of the same name
-/// (value namespace): `publish::<new_event>` and `WebhookGateway::new(new_event)` both work.
+/// A free function becomes a braced struct (type namespace) plus a function of the same name
+/// returning it (value namespace): `publish::<new_event>` and `WebhookGateway::new(new_event)`
+/// both work.
 fn free_handle(func: &ItemFn, checked: &Checked) -> TokenStream {
     let ident = &func.sig.ident;
     let vis = &func.vis;
@@ -113,9 +114,13 @@ fn free_handle(func: &ItemFn, checked: &Checked) -> TokenStream {
         #[allow(non_camel_case_types)]
         #vis struct #ident {}
 
-        #[doc = "The value of the webhook handle type of the same name."]
-        #[allow(non_upper_case_globals)]
-        #vis const #ident: #ident = #ident {};
+        // A function, not a constant, in the value namespace: a constant would turn every
+        // `let new_event = ..` in scope into a pattern match against it.
+        #[doc = "The handle of this webhook: pass the function itself to `WebhookGateway::new`."]
+        #[allow(dead_code)]
+        #vis fn #ident() -> #ident {
+            #ident {}
+        }
 
         impl #ident {
             #[doc(hidden)]

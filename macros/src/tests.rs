@@ -11,7 +11,7 @@ fn post(attr: TokenStream, item: TokenStream) -> String {
 }
 
 #[test]
-fn a_free_function_becomes_a_handle_type_and_constant() {
+fn a_free_function_becomes_a_handle_type_and_a_function_returning_it() {
     let out = post(
         quote!("new-event"),
         quote!(
@@ -20,7 +20,7 @@ fn a_free_function_becomes_a_handle_type_and_constant() {
     );
     assert!(out.contains("struct new_event { }"), "{out}");
     assert!(
-        out.contains("const new_event : new_event = new_event { } ;"),
+        out.contains("fn new_event () -> new_event { new_event { } }"),
         "{out}"
     );
     assert!(

@@ -1,0 +1,234 @@
+//! Delivery load harness: durable deliveries per second on SQLite and PostgreSQL against the
+//! ceiling (the same HTTP client posting the same signed bodies, no storage), and
+//! publish-to-receipt latency at a fixed rate.
+//!
+//! ```text
+//! cargo run --release -p hookspec-bench --bin delivery_load -- [--events N] [--runs R] [--postgres URL]
+//! ```
+//! Prints a Markdown table (also used by bench/run.sh for BENCHMARKS.md).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use hookspec::delivery::{DispatchConfig, Outbox, SsrfPolicy, Subscription};
+use hookspec::signing::{Secret, Signer};
+use hookspec::whpost;
+use hookspec_bench::{quantile, summarize};
+use serde::Serialize;
+
+/// The benchmark's event: small, like most webhook payloads.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Tick {
+    seq: u64,
+    published_at_us: u64,
+    note: String,
+}
+
+/// A tick happened.
+#[whpost("tick")]
+pub async fn tick(data: Tick) {}
+
+const CONCURRENCY: usize = 32;
+
+/// A loopback receiver that counts requests and records each one's latency from the
+/// `published_at_us` in its body.
+struct Receiver {
+    url: String,
+    count: Arc<AtomicUsize>,
+    latencies_us: Arc<Mutex<Vec<f64>>>,
+}
+
+async fn receiver() -> Receiver {
+    let count = Arc::new(AtomicUsize::new(0));
+    let latencies_us: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let (c, l) = (Arc::clone(&count), Arc::clone(&latencies_us));
+    let handler = move |_headers: HeaderMap, body: Bytes| {
+        let (c, l) = (Arc::clone(&c), Arc::clone(&l));
+        async move {
+            if let Ok(tick) = serde_json::from_slice::<serde_json::Value>(&body) {
+                if let Some(at) = tick["published_at_us"].as_u64() {
+                    l.lock().unwrap().push(now_us().saturating_sub(at) as f64);
+                }
+            }
+            c.fetch_add(1, Ordering::Relaxed);
+            StatusCode::NO_CONTENT
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(handler)).await.unwrap() });
+    Receiver { url, count, latencies_us }
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+fn body(seq: u64) -> Tick {
+    Tick { seq, published_at_us: now_us(), note: "a webhook payload of ordinary size".into() }
+}
+
+/// The ceiling: the same client settings posting the same signed bodies, nothing stored.
+async fn ceiling(receiver: &Receiver, events: usize) -> f64 {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+    let signer = Signer::new(Secret::generate());
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (client, signer, next, url) = (client.clone(), signer.clone(), Arc::clone(&next), receiver.url.clone());
+            tokio::spawn(async move {
+                loop {
+                    let seq = next.fetch_add(1, Ordering::Relaxed);
+                    if seq >= events {
+                        break;
+                    }
+                    let payload = serde_json::to_string(&body(seq as u64)).unwrap();
+                    let id = format!("msg_{seq}");
+                    let ts = (now_us() / 1_000_000) as i64;
+                    let signature = signer.sign(&id, ts, payload.as_bytes());
+                    client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .header("webhook-id", id)
+                        .header("webhook-timestamp", ts.to_string())
+                        .header("webhook-signature", signature)
+                        .body(payload)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    events as f64 / started.elapsed().as_secs_f64()
+}
+
+fn config() -> DispatchConfig {
+    DispatchConfig { concurrency: CONCURRENCY, per_subscription: CONCURRENCY, poll_interval: Duration::from_millis(10), ..DispatchConfig::default() }
+}
+
+async fn open(backend: &str, postgres: Option<&str>) -> Outbox {
+    let outbox = match backend {
+        "sqlite" => {
+            let path = std::env::temp_dir().join(format!("hookspec-bench-{}.db", rand::random::<u64>()));
+            Outbox::sqlite(&format!("sqlite://{}", path.display())).await.unwrap()
+        }
+        _ => {
+            let server = postgres.unwrap();
+            let name = format!("hookspec_bench_{}", rand::random::<u32>());
+            let admin = sqlx::PgPool::connect(server).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+            admin.close().await;
+            let mut url = reqwest::Url::parse(server).unwrap();
+            url.set_path(&name);
+            Outbox::postgres(url.as_str()).await.unwrap()
+        }
+    };
+    outbox.ssrf_policy(SsrfPolicy::new().allow("127.0.0.1/32").unwrap())
+}
+
+/// Durable throughput: publish `events` (timed apart), then deliver them all.
+async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, f64) {
+    let receiver = receiver().await;
+    let outbox = open(backend, postgres).await;
+    outbox.subscribe(Subscription::new(&receiver.url)).await.unwrap();
+    let started = Instant::now();
+    for seq in 0..events {
+        outbox.publish::<tick>(&body(seq as u64)).await.unwrap();
+    }
+    let publish_rate = events as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let dispatcher = outbox.dispatcher(config()).spawn();
+    while receiver.count.load(Ordering::Relaxed) < events {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let rate = events as f64 / started.elapsed().as_secs_f64();
+    dispatcher.shutdown().await;
+    (rate, publish_rate)
+}
+
+/// Publish-to-receipt latency (p50, p99 in ms) at `rate` events per second for `seconds`.
+async fn latency(backend: &str, postgres: Option<&str>, rate: u64, seconds: u64) -> (f64, f64) {
+    let receiver = receiver().await;
+    let outbox = open(backend, postgres).await;
+    outbox.subscribe(Subscription::new(&receiver.url)).await.unwrap();
+    let dispatcher = outbox.dispatcher(config()).spawn();
+    let total = rate * seconds;
+    let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    for seq in 0..total {
+        interval.tick().await;
+        outbox.publish::<tick>(&body(seq)).await.unwrap();
+    }
+    while (receiver.count.load(Ordering::Relaxed) as u64) < total {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    dispatcher.shutdown().await;
+    let mut latencies: Vec<f64> = receiver.latencies_us.lock().unwrap().iter().map(|us| us / 1000.0).collect();
+    (quantile(&mut latencies, 0.5), quantile(&mut latencies, 0.99))
+}
+
+struct Args {
+    events: usize,
+    runs: usize,
+    rate: u64,
+    postgres: Option<String>,
+}
+
+fn args() -> Args {
+    let mut args = Args { events: 5_000, runs: 3, rate: 200, postgres: std::env::var("HOOKSPEC_TEST_DATABASE_URL").ok() };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--events" => args.events = value.parse().expect("--events N"),
+            "--runs" => args.runs = value.parse().expect("--runs R"),
+            "--rate" => args.rate = value.parse().expect("--rate EVENTS_PER_SECOND"),
+            "--postgres" => args.postgres = Some(value),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+fn cell(values: &[f64]) -> String {
+    let s = summarize(values);
+    format!("{:.0} ({:.0}–{:.0})", s.median, s.min, s.max)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let mut backends = vec!["sqlite"];
+    if args.postgres.is_some() {
+        backends.push("postgres");
+    }
+    println!("| measure | backend | median (min–max) | ratio to ceiling |");
+    println!("|---|---|---|---|");
+    let mut ceilings = Vec::new();
+    for _ in 0..args.runs {
+        let receiver = receiver().await;
+        ceilings.push(ceiling(&receiver, args.events).await);
+    }
+    let ceiling_median = summarize(&ceilings).median;
+    println!("| ceiling: signed POSTs/s, no storage | - | {} | 1.00 |", cell(&ceilings));
+    for backend in backends {
+        let (mut rates, mut publishes) = (Vec::new(), Vec::new());
+        for _ in 0..args.runs {
+            let (rate, publish) = durable(backend, args.postgres.as_deref(), args.events).await;
+            rates.push(rate);
+            publishes.push(publish);
+        }
+        let ratio = summarize(&rates).median / ceiling_median;
+        println!("| durable deliveries/s | {backend} | {} | {ratio:.2} |", cell(&rates));
+        println!("| publishes/s (one transaction each) | {backend} | {} | - |", cell(&publishes));
+        let (p50, p99) = latency(backend, args.postgres.as_deref(), args.rate, 5).await;
+        println!("| publish-to-receipt latency at {} events/s, p50 / p99 | {backend} | {p50:.1} ms / {p99:.1} ms | - |", args.rate);
+    }
+}
