@@ -59,27 +59,51 @@ async fn receiver() -> Receiver {
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(handler)).await.unwrap() });
-    Receiver { url, count, latencies_us }
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(handler))
+            .await
+            .unwrap()
+    });
+    Receiver {
+        url,
+        count,
+        latencies_us,
+    }
 }
 
 fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 fn body(seq: u64) -> Tick {
-    Tick { seq, published_at_us: now_us(), note: "a webhook payload of ordinary size".into() }
+    Tick {
+        seq,
+        published_at_us: now_us(),
+        note: "a webhook payload of ordinary size".into(),
+    }
 }
 
 /// The ceiling: the same client settings posting the same signed bodies, nothing stored.
 async fn ceiling(receiver: &Receiver, events: usize) -> f64 {
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
     let signer = Signer::new(Secret::generate());
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
-            let (client, signer, next, url) = (client.clone(), signer.clone(), Arc::clone(&next), receiver.url.clone());
+            let (client, signer, next, url) = (
+                client.clone(),
+                signer.clone(),
+                Arc::clone(&next),
+                receiver.url.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     let seq = next.fetch_add(1, Ordering::Relaxed);
@@ -111,20 +135,31 @@ async fn ceiling(receiver: &Receiver, events: usize) -> f64 {
 }
 
 fn config() -> DispatchConfig {
-    DispatchConfig { concurrency: CONCURRENCY, per_subscription: CONCURRENCY, poll_interval: Duration::from_millis(10), ..DispatchConfig::default() }
+    DispatchConfig {
+        concurrency: CONCURRENCY,
+        per_subscription: CONCURRENCY,
+        poll_interval: Duration::from_millis(10),
+        ..DispatchConfig::default()
+    }
 }
 
 async fn open(backend: &str, postgres: Option<&str>) -> Outbox {
     let outbox = match backend {
         "sqlite" => {
-            let path = std::env::temp_dir().join(format!("hookspec-bench-{}.db", rand::random::<u64>()));
-            Outbox::sqlite(&format!("sqlite://{}", path.display())).await.unwrap()
+            let path =
+                std::env::temp_dir().join(format!("hookspec-bench-{}.db", rand::random::<u64>()));
+            Outbox::sqlite(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap()
         }
         _ => {
             let server = postgres.unwrap();
             let name = format!("hookspec_bench_{}", rand::random::<u32>());
             let admin = sqlx::PgPool::connect(server).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .unwrap();
             admin.close().await;
             let mut url = reqwest::Url::parse(server).unwrap();
             url.set_path(&name);
@@ -138,7 +173,10 @@ async fn open(backend: &str, postgres: Option<&str>) -> Outbox {
 async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, f64) {
     let receiver = receiver().await;
     let outbox = open(backend, postgres).await;
-    outbox.subscribe(Subscription::new(&receiver.url)).await.unwrap();
+    outbox
+        .subscribe(Subscription::new(&receiver.url))
+        .await
+        .unwrap();
     let started = Instant::now();
     for seq in 0..events {
         outbox.publish::<tick>(&body(seq as u64)).await.unwrap();
@@ -158,7 +196,10 @@ async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, 
 async fn latency(backend: &str, postgres: Option<&str>, rate: u64, seconds: u64) -> (f64, f64) {
     let receiver = receiver().await;
     let outbox = open(backend, postgres).await;
-    outbox.subscribe(Subscription::new(&receiver.url)).await.unwrap();
+    outbox
+        .subscribe(Subscription::new(&receiver.url))
+        .await
+        .unwrap();
     let dispatcher = outbox.dispatcher(config()).spawn();
     let total = rate * seconds;
     let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
@@ -170,8 +211,17 @@ async fn latency(backend: &str, postgres: Option<&str>, rate: u64, seconds: u64)
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     dispatcher.shutdown().await;
-    let mut latencies: Vec<f64> = receiver.latencies_us.lock().unwrap().iter().map(|us| us / 1000.0).collect();
-    (quantile(&mut latencies, 0.5), quantile(&mut latencies, 0.99))
+    let mut latencies: Vec<f64> = receiver
+        .latencies_us
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|us| us / 1000.0)
+        .collect();
+    (
+        quantile(&mut latencies, 0.5),
+        quantile(&mut latencies, 0.99),
+    )
 }
 
 struct Args {
@@ -182,7 +232,12 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args { events: 5_000, runs: 3, rate: 200, postgres: std::env::var("HOOKSPEC_TEST_DATABASE_URL").ok() };
+    let mut args = Args {
+        events: 5_000,
+        runs: 3,
+        rate: 200,
+        postgres: std::env::var("HOOKSPEC_TEST_DATABASE_URL").ok(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_default();
@@ -217,7 +272,10 @@ async fn main() {
         ceilings.push(ceiling(&receiver, args.events).await);
     }
     let ceiling_median = summarize(&ceilings).median;
-    println!("| ceiling: signed POSTs/s, no storage | - | {} | 1.00 |", cell(&ceilings));
+    println!(
+        "| ceiling: signed POSTs/s, no storage | - | {} | 1.00 |",
+        cell(&ceilings)
+    );
     for backend in backends {
         let (mut rates, mut publishes) = (Vec::new(), Vec::new());
         for _ in 0..args.runs {
@@ -226,8 +284,14 @@ async fn main() {
             publishes.push(publish);
         }
         let ratio = summarize(&rates).median / ceiling_median;
-        println!("| durable deliveries/s | {backend} | {} | {ratio:.2} |", cell(&rates));
-        println!("| publishes/s (one transaction each) | {backend} | {} | - |", cell(&publishes));
+        println!(
+            "| durable deliveries/s | {backend} | {} | {ratio:.2} |",
+            cell(&rates)
+        );
+        println!(
+            "| publishes/s (one transaction each) | {backend} | {} | - |",
+            cell(&publishes)
+        );
         let (p50, p99) = latency(backend, args.postgres.as_deref(), args.rate, 5).await;
         println!("| publish-to-receipt latency at {} events/s, p50 / p99 | {backend} | {p50:.1} ms / {p99:.1} ms | - |", args.rate);
     }

@@ -1,19 +1,19 @@
 //! The dispatcher: claims due deliveries, sends them signed, records every attempt, retries.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::outbox::{duration_ms, random_id, Outbox, StoredSecret};
 use super::retry::{parse_retry_after, RetrySchedule};
-use super::store::{now_ms, Job, Next, Outcome};
+use super::store::{now_ms, Finished, Job, Next, Outcome};
 use crate::signing::{Secret, Signer, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
 /// How the dispatcher works. `Default` gives production values.
@@ -143,7 +143,10 @@ impl Dispatcher {
 
 async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(shared.config.concurrency.max(1)));
+    let (done, results) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record(Arc::clone(&shared), results));
     let mut next_purge = Instant::now();
+    let mut ready: VecDeque<Job> = VecDeque::new();
     while !*stopped.borrow() {
         if Instant::now() >= next_purge {
             next_purge = Instant::now() + Duration::from_secs(3600);
@@ -151,22 +154,16 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                 tracing::warn!(error = %e, "purging old messages failed");
             }
         }
-        let free = slots.available_permits();
-        if free == 0 {
-            tokio::select! {
-                permit = Arc::clone(&slots).acquire_owned() => drop(permit),
-                _ = stopped.changed() => {}
+        // Claim ahead of the free slots, so a slot that frees up finds work waiting rather
+        // than a claim round trip for one delivery.
+        let wanted = 2 * shared.config.concurrency.max(1);
+        if ready.len() < wanted / 2 {
+            match shared.claim(wanted - ready.len()).await {
+                Ok(jobs) => ready.extend(jobs),
+                Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
             }
-            continue;
         }
-        let claimed = match shared.claim(free).await {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming deliveries failed");
-                Vec::new()
-            }
-        };
-        if claimed.is_empty() {
+        let Some(job) = ready.pop_front() else {
             let wait = shared.idle_wait().await;
             tokio::select! {
                 () = shared.outbox.published.notified() => {}
@@ -174,25 +171,60 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                 _ = stopped.changed() => {}
             }
             continue;
-        }
-        for delivery in claimed {
-            let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                break;
-            };
-            let shared = Arc::clone(&shared);
-            tokio::spawn(async move {
-                shared.deliver(delivery).await;
-                drop(permit);
-            });
-        }
+        };
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => permit,
+            _ = stopped.changed() => {
+                ready.push_front(job);
+                continue;
+            }
+        };
+        let Ok(permit) = permit else { break };
+        let (shared, done) = (Arc::clone(&shared), done.clone());
+        tokio::spawn(async move {
+            if let Some(outcome) = shared.deliver(&job).await {
+                let _ = done.send((job, outcome));
+            }
+            drop(permit);
+        });
     }
-    // Graceful stop: wait until every attempt in flight has been recorded.
+    // Claimed but never started: give them back now rather than when their leases expire.
+    for job in ready {
+        let _ = shared
+            .outbox
+            .pool
+            .release(job.delivery, &shared.owner, now_ms())
+            .await;
+    }
+    // Graceful stop: wait for the attempts in flight, then for their outcomes to be recorded.
     let all = u32::try_from(shared.config.concurrency.max(1)).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
+    drop(done);
+    let _ = recorder.await;
+}
+
+/// Records outcomes in batches: whatever finished while the previous batch was being written
+/// goes into the next transaction, so a busy dispatcher pays one commit for many attempts.
+async fn record(shared: Arc<Shared>, mut results: mpsc::UnboundedReceiver<(Job, Outcome)>) {
+    const BATCH: usize = 256;
+    let mut batch = Vec::with_capacity(BATCH);
+    while results.recv_many(&mut batch, BATCH).await > 0 {
+        match shared.outbox.pool.finish(&shared.owner, &batch).await {
+            Ok(finished) => {
+                for ((job, outcome), finished) in batch.iter().zip(finished) {
+                    shared.count(job, outcome, finished);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, attempts = batch.len(), "recording attempts failed; their deliveries will be retried when the leases expire")
+            }
+        }
+        batch.clear();
+    }
 }
 
 impl Shared {
-    async fn claim(&self, free: usize) -> Result<Vec<i64>, super::OutboxError> {
+    async fn claim(&self, free: usize) -> Result<Vec<Job>, super::OutboxError> {
         let busy: Vec<String> = {
             let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
             in_flight
@@ -203,16 +235,12 @@ impl Shared {
         };
         let now = now_ms();
         let limit = i64::try_from(free).unwrap_or(i64::MAX);
-        self.outbox
-            .pool
-            .claim(
-                &self.owner,
-                now,
-                now + duration_ms(self.config.lease),
-                limit,
-                &busy,
-            )
-            .await
+        let lease_until = now + duration_ms(self.config.lease);
+        let pool = &self.outbox.pool;
+        let ids = pool
+            .claim(&self.owner, now, lease_until, limit, &busy)
+            .await?;
+        pool.jobs(&ids, &self.owner).await
     }
 
     /// Sleeps until the next delivery falls due, at most the poll interval.
@@ -226,54 +254,44 @@ impl Shared {
         }
     }
 
-    async fn deliver(&self, delivery: i64) {
-        let job = match self.outbox.pool.job(delivery, &self.owner).await {
-            Ok(Some(job)) => job,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(delivery, error = %e, "loading a claimed delivery failed; its lease will expire");
-                return;
-            }
-        };
-        if let Some(wait) = self.hold(&job) {
+    /// Makes one attempt, or gives the delivery back when its subscription is at its limit.
+    async fn deliver(&self, job: &Job) -> Option<Outcome> {
+        if let Some(wait) = self.hold(job) {
             let _ = self
                 .outbox
                 .pool
-                .release(delivery, &self.owner, now_ms() + duration_ms(wait))
+                .release(job.delivery, &self.owner, now_ms() + duration_ms(wait))
                 .await;
-            return;
+            return None;
         }
-        let span = tracing::info_span!(
-            "webhook.attempt",
-            delivery,
-            message = %job.message_id,
-            event = %job.event,
-            subscription = %job.subscription_id,
-            attempt = job.attempts + 1,
-        );
-        let outcome = self.attempt(&job).instrument(span.clone()).await;
+        let outcome = self.attempt(job).instrument(span(job)).await;
         self.leave(&job.subscription_id);
-        match self.outbox.pool.finish(&job, &self.owner, &outcome).await {
-            Ok(finished) => {
-                let metrics = &self.metrics;
-                if outcome.success {
-                    metrics.sent.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    metrics.failed.fetch_add(1, Ordering::Relaxed);
-                    match outcome.next {
-                        Next::RetryAt(_) => metrics.retried.fetch_add(1, Ordering::Relaxed),
-                        _ => metrics.given_up.fetch_add(1, Ordering::Relaxed),
-                    };
-                }
-                if finished.disabled {
-                    metrics.disabled.fetch_add(1, Ordering::Relaxed);
-                    span.in_scope(|| tracing::warn!(reason = outcome.disable.as_deref().unwrap_or("failing"), "subscription disabled"));
-                }
-                if !finished.recorded {
-                    span.in_scope(|| tracing::warn!("the lease expired before the attempt was recorded"));
-                }
-            }
-            Err(e) => span.in_scope(|| tracing::error!(error = %e, "recording an attempt failed; the delivery will be retried")),
+        Some(outcome)
+    }
+
+    fn count(&self, job: &Job, outcome: &Outcome, finished: Finished) {
+        let metrics = &self.metrics;
+        if outcome.success {
+            metrics.sent.fetch_add(1, Ordering::Relaxed);
+        } else {
+            metrics.failed.fetch_add(1, Ordering::Relaxed);
+            match outcome.next {
+                Next::RetryAt(_) => metrics.retried.fetch_add(1, Ordering::Relaxed),
+                _ => metrics.given_up.fetch_add(1, Ordering::Relaxed),
+            };
+        }
+        let span = span(job);
+        if finished.disabled {
+            metrics.disabled.fetch_add(1, Ordering::Relaxed);
+            span.in_scope(|| {
+                tracing::warn!(
+                    reason = outcome.disable.as_deref().unwrap_or("failing"),
+                    "subscription disabled"
+                )
+            });
+        }
+        if !finished.recorded {
+            span.in_scope(|| tracing::warn!("the lease expired before the attempt was recorded"));
         }
     }
 
@@ -411,6 +429,17 @@ impl Shared {
             .header(HEADER_SIGNATURE, header(&signature)?)
             .body(job.payload.clone()))
     }
+}
+
+fn span(job: &Job) -> tracing::Span {
+    tracing::info_span!(
+        "webhook.attempt",
+        delivery = job.delivery,
+        message = %job.message_id,
+        event = %job.event,
+        subscription = %job.subscription_id,
+        attempt = job.attempts + 1,
+    )
 }
 
 /// A signer with every secret that has not expired (several during a rotation).

@@ -170,75 +170,154 @@ impl Pool {
             .await?))
     }
 
-    /// What one claimed delivery needs, if this dispatcher still holds its lease.
-    pub(crate) async fn job(&self, delivery: i64, owner: &str) -> Result<Option<Job>, OutboxError> {
-        let sql =
-            "SELECT d.attempts, m.id AS message_id, m.event, m.method, m.payload, m.created_at, \
-                     s.id AS subscription_id, s.url, s.secrets, s.rate_limit \
-                   FROM hookspec_deliveries d \
-                   JOIN hookspec_messages m ON m.id = d.message_id \
-                   JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-                   WHERE d.id = $1 AND d.lease_owner = $2 AND d.status = 'pending'";
+    /// What the claimed deliveries need, for those this dispatcher still holds the lease of.
+    pub(crate) async fn jobs(
+        &self,
+        deliveries: &[i64],
+        owner: &str,
+    ) -> Result<Vec<Job>, OutboxError> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT d.id, d.attempts, m.id AS message_id, m.event, m.method, m.payload, \
+               s.id AS subscription_id, s.url, s.secrets, s.rate_limit \
+             FROM hookspec_deliveries d \
+             JOIN hookspec_messages m ON m.id = d.message_id \
+             JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+             WHERE d.lease_owner = $1 AND d.status = 'pending' AND d.id IN ({})",
+            placeholders(2, deliveries.len())
+        );
         on_pool!(self, |pool| {
-            let row = sqlx::query(sql)
-                .bind(delivery)
-                .bind(owner)
-                .fetch_optional(pool)
-                .await?;
-            row.map(|row| -> Result<Job, OutboxError> {
-                Ok(Job {
-                    delivery,
-                    attempts: row.try_get("attempts")?,
-                    message_id: row.try_get("message_id")?,
-                    event: row.try_get("event")?,
-                    method: row.try_get("method")?,
-                    payload: row.try_get("payload")?,
-                    subscription_id: row.try_get("subscription_id")?,
-                    url: row.try_get("url")?,
-                    secrets: row.try_get("secrets")?,
-                    rate_limit: row.try_get("rate_limit")?,
+            let mut query = sqlx::query(&sql).bind(owner);
+            for id in deliveries {
+                query = query.bind(id);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Job {
+                        delivery: row.try_get("id")?,
+                        attempts: row.try_get("attempts")?,
+                        message_id: row.try_get("message_id")?,
+                        event: row.try_get("event")?,
+                        method: row.try_get("method")?,
+                        payload: row.try_get("payload")?,
+                        subscription_id: row.try_get("subscription_id")?,
+                        url: row.try_get("url")?,
+                        secrets: row.try_get("secrets")?,
+                        rate_limit: row.try_get("rate_limit")?,
+                    })
                 })
-            })
-            .transpose()
+                .collect()
         })
     }
 
-    /// Records an attempt and its outcome, fenced by the lease: a dispatcher whose lease
-    /// expired (and whose delivery another one took over) changes nothing.
+    /// Records attempts and their outcomes in one transaction (one commit for a batch),
+    /// each fenced by the lease: a dispatcher whose lease expired (and whose delivery another
+    /// one took over) changes nothing.
     pub(crate) async fn finish(
         &self,
-        job: &Job,
         owner: &str,
-        outcome: &Outcome,
-    ) -> Result<Finished, OutboxError> {
-        let now = outcome.attempted_at;
+        results: &[(Job, Outcome)],
+    ) -> Result<Vec<Finished>, OutboxError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let (status, next, finished) = match outcome.next {
-                Next::Done => ("succeeded", now, Some(now)),
-                Next::GiveUp => ("failed", now, Some(now)),
-                Next::RetryAt(at) => ("pending", at, None),
-            };
-            let updated = sqlx::query(
+            let mut finished = vec![
+                Finished {
+                    recorded: false,
+                    disabled: false
+                };
+                results.len()
+            ];
+            // Successes, the bulk of the work, take three statements whatever their number.
+            let successes: Vec<usize> = (0..results.len())
+                .filter(|i| results[*i].1.success)
+                .collect();
+            if !successes.is_empty() {
+                let now = successes
+                    .iter()
+                    .map(|i| results[*i].1.attempted_at)
+                    .max()
+                    .unwrap_or_else(now_ms);
+                let sql = format!(
+                    "UPDATE hookspec_deliveries SET status = 'succeeded', attempts = attempts + 1, \
+                       next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
+                     WHERE lease_owner = $2 AND status = 'pending' AND id IN ({}) RETURNING id",
+                    placeholders(3, successes.len())
+                );
+                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(owner);
+                for i in &successes {
+                    query = query.bind(results[*i].0.delivery);
+                }
+                let updated: std::collections::HashSet<i64> =
+                    query.fetch_all(&mut *tx).await?.into_iter().collect();
+                let rows: Vec<usize> = successes
+                    .into_iter()
+                    .filter(|i| updated.contains(&results[*i].0.delivery))
+                    .collect();
+                if !rows.is_empty() {
+                    let values: Vec<String> = (0..rows.len())
+                        .map(|r| format!("({})", placeholders(r * 6 + 1, 6)))
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) VALUES {}",
+                        values.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for i in &rows {
+                        let (job, o) = &results[*i];
+                        query = query
+                            .bind(job.delivery)
+                            .bind(o.attempted_at)
+                            .bind(o.status_code)
+                            .bind(o.error.as_deref())
+                            .bind(o.latency_ms)
+                            .bind(o.excerpt.as_deref());
+                    }
+                    query.execute(&mut *tx).await?;
+                    let subscriptions: std::collections::BTreeSet<&str> = rows
+                        .iter()
+                        .map(|i| results[*i].0.subscription_id.as_str())
+                        .collect();
+                    let sql = format!(
+                        "UPDATE hookspec_subscriptions SET failing_since = NULL WHERE failing_since IS NOT NULL AND id IN ({})",
+                        placeholders(1, subscriptions.len())
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for id in subscriptions {
+                        query = query.bind(id);
+                    }
+                    query.execute(&mut *tx).await?;
+                    for i in rows {
+                        finished[i].recorded = true;
+                    }
+                }
+            }
+            for (i, (job, outcome)) in results.iter().enumerate().filter(|(_, (_, o))| !o.success) {
+                let now = outcome.attempted_at;
+                let (status, next, finished_at) = match outcome.next {
+                    Next::Done => ("succeeded", now, Some(now)),
+                    Next::GiveUp => ("failed", now, Some(now)),
+                    Next::RetryAt(at) => ("pending", at, None),
+                };
+                let updated = sqlx::query(
                 "UPDATE hookspec_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
                    finished_at = $3, lease_owner = NULL, lease_until = NULL \
                  WHERE id = $4 AND lease_owner = $5 AND status = 'pending'",
             )
             .bind(status)
             .bind(next)
-            .bind(finished)
+            .bind(finished_at)
             .bind(job.delivery)
             .bind(owner)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if updated == 0 {
-                return Ok(Finished {
-                    recorded: false,
-                    disabled: false,
-                });
-            }
-            sqlx::query(
+                if updated == 0 {
+                    continue;
+                }
+                sqlx::query(
                 "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -250,19 +329,14 @@ impl Pool {
             .bind(outcome.excerpt.as_deref())
             .execute(&mut *tx)
             .await?;
-            if outcome.success {
-                sqlx::query("UPDATE hookspec_subscriptions SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
-                    .bind(&job.subscription_id)
-                    .execute(&mut *tx)
-                    .await?;
-            } else {
-                sqlx::query("UPDATE hookspec_subscriptions SET failing_since = COALESCE(failing_since, $1) WHERE id = $2")
+                {
+                    sqlx::query("UPDATE hookspec_subscriptions SET failing_since = COALESCE(failing_since, $1) WHERE id = $2")
                     .bind(now)
                     .bind(&job.subscription_id)
                     .execute(&mut *tx)
                     .await?;
-            }
-            let disabled = match (&outcome.disable, outcome.failing_cutoff) {
+                }
+                let disabled = match (&outcome.disable, outcome.failing_cutoff) {
                 (Some(reason), _) => {
                     sqlx::query("UPDATE hookspec_subscriptions SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3 AND enabled")
                         .bind(reason)
@@ -286,11 +360,13 @@ impl Pool {
                 }
                 _ => 0,
             };
+                finished[i] = Finished {
+                    recorded: true,
+                    disabled: disabled > 0,
+                };
+            }
             tx.commit().await?;
-            Ok(Finished {
-                recorded: true,
-                disabled: disabled > 0,
-            })
+            Ok(finished)
         })
     }
 
@@ -347,7 +423,7 @@ pub(crate) struct Job {
 }
 
 /// Whether an outcome was recorded (the lease was still ours) and disabled the subscription.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Finished {
     pub(crate) recorded: bool,
     pub(crate) disabled: bool,
@@ -375,6 +451,14 @@ pub(crate) struct Outcome {
     pub(crate) disable: Option<String>,
     /// Disable it as `failing` if it has failed continuously since before this time.
     pub(crate) failing_cutoff: Option<i64>,
+}
+
+/// `$start, $start+1, ...` for `count` values.
+fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Milliseconds since the Unix epoch.
