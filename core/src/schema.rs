@@ -88,6 +88,9 @@ impl std::fmt::Debug for SchemaSource {
 #[derive(Default)]
 pub(crate) struct SchemaRegistry {
     schemas: BTreeMap<String, (RefOr<Schema>, String)>,
+    /// Rust types whose schemas are in already, with what stands in their place: a payload
+    /// type used by many webhooks is generated and compared once, not once per webhook.
+    done: std::collections::HashMap<std::any::TypeId, RefOr<Schema>>,
 }
 
 impl SchemaRegistry {
@@ -111,6 +114,20 @@ impl SchemaRegistry {
         }
     }
 
+    /// Registers `T` with `register` the first time, and answers from memory afterwards.
+    fn once<T: 'static>(
+        &mut self,
+        register: fn(&mut SchemaRegistry) -> Result<RefOr<Schema>, Error>,
+    ) -> Result<RefOr<Schema>, Error> {
+        let id = std::any::TypeId::of::<T>();
+        if let Some(schema) = self.done.get(&id) {
+            return Ok(schema.clone());
+        }
+        let schema = register(self)?;
+        self.done.insert(id, schema.clone());
+        Ok(schema)
+    }
+
     pub(crate) fn into_schemas(self) -> impl Iterator<Item = (String, RefOr<Schema>)> {
         self.schemas
             .into_iter()
@@ -130,6 +147,12 @@ fn is_named(type_name: &str) -> bool {
 fn register_utoipa<T: utoipa::ToSchema + 'static>(
     registry: &mut SchemaRegistry,
 ) -> Result<RefOr<Schema>, Error> {
+    registry.once::<T>(register_utoipa_uncached::<T>)
+}
+
+fn register_utoipa_uncached<T: utoipa::ToSchema + 'static>(
+    registry: &mut SchemaRegistry,
+) -> Result<RefOr<Schema>, Error> {
     let origin = std::any::type_name::<T>();
     let mut nested = Vec::new();
     T::schemas(&mut nested);
@@ -145,6 +168,12 @@ fn register_utoipa<T: utoipa::ToSchema + 'static>(
 }
 
 fn register_schemars<T: schemars::JsonSchema + 'static>(
+    registry: &mut SchemaRegistry,
+) -> Result<RefOr<Schema>, Error> {
+    registry.once::<T>(register_schemars_uncached::<T>)
+}
+
+fn register_schemars_uncached<T: schemars::JsonSchema + 'static>(
     registry: &mut SchemaRegistry,
 ) -> Result<RefOr<Schema>, Error> {
     let origin = std::any::type_name::<T>();
