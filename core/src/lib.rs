@@ -10,6 +10,8 @@ mod error;
 mod gateway;
 mod merge;
 mod method;
+#[cfg(feature = "receiver")]
+pub mod receiver;
 mod schema;
 #[cfg(feature = "signing")]
 pub mod signing;
