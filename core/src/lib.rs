@@ -8,6 +8,8 @@ pub mod delivery;
 mod document;
 mod error;
 mod gateway;
+#[cfg(feature = "management")]
+pub mod management;
 mod merge;
 mod method;
 #[cfg(feature = "receiver")]

@@ -58,6 +58,11 @@ pub struct App {
     documented: Vec<OpenApiRouter>,
     plain: Vec<Router>,
     endpoints: Endpoints,
+    #[cfg(feature = "management")]
+    management: Option<(
+        crate::delivery::Outbox,
+        std::sync::Arc<dyn crate::management::Authenticate>,
+    )>,
 }
 
 impl App {
@@ -68,6 +73,8 @@ impl App {
             documented: Vec::new(),
             plain: Vec::new(),
             endpoints: Endpoints::default(),
+            #[cfg(feature = "management")]
+            management: None,
         }
     }
 
@@ -109,6 +116,18 @@ impl App {
         self
     }
 
+    /// Mounts the subscription-management API under `/webhooks` (documented in `paths`, with
+    /// a `bearer` security scheme), on `outbox`, authenticating callers with `auth`.
+    #[cfg(feature = "management")]
+    pub fn webhook_management(
+        mut self,
+        outbox: crate::delivery::Outbox,
+        auth: impl crate::management::Authenticate,
+    ) -> Self {
+        self.management = Some((outbox, std::sync::Arc::new(auth)));
+        self
+    }
+
     /// Sets where the document and docs page are served; see [`Endpoints`].
     pub fn endpoints(mut self, endpoints: Endpoints) -> Self {
         self.endpoints = endpoints;
@@ -140,7 +159,21 @@ impl App {
         self.bind(addr).await?.run().await
     }
 
-    fn into_parts(self) -> Result<(Router, OpenApi), AppError> {
+    fn into_parts(mut self) -> Result<(Router, OpenApi), AppError> {
+        #[cfg(feature = "management")]
+        let mut catalogue = None;
+        #[cfg(feature = "management")]
+        if let Some((outbox, auth)) = self.management.take() {
+            let (routes, cell) = crate::management::router(outbox, auth);
+            self.documented.push(routes);
+            let bearer = utoipa::openapi::security::HttpBuilder::new()
+                .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                .build();
+            self.builder = self
+                .builder
+                .security_scheme("bearer", SecurityScheme::Http(bearer));
+            catalogue = Some(cell);
+        }
         let mut router = Router::new();
         let mut routes_doc = OpenApi::default();
         for documented in self.documented {
@@ -151,7 +184,12 @@ impl App {
         for plain in self.plain {
             router = merge_routers(router, plain)?;
         }
-        Ok((router, self.builder.merge(routes_doc).build()?))
+        let doc = self.builder.merge(routes_doc).build()?;
+        #[cfg(feature = "management")]
+        if let Some(catalogue) = catalogue {
+            crate::management::publish_catalogue(&catalogue, &doc);
+        }
+        Ok((router, doc))
     }
 }
 

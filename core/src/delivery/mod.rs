@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod dispatcher;
 mod filter;
 mod outbox;
@@ -21,6 +22,7 @@ mod retry;
 mod ssrf;
 mod store;
 
+pub use admin::{StoredPayload, SubscriptionUpdate};
 pub use dispatcher::{DispatchConfig, Dispatcher, DispatcherHandle, Metrics};
 pub use filter::{Filter, FilterError};
 pub use outbox::{

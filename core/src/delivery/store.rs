@@ -27,8 +27,8 @@ pub(crate) enum Pool {
 macro_rules! on_pool {
     ($pool:expr, |$p:ident| $body:expr) => {
         match $pool {
-            Pool::Sqlite($p) => $body,
-            Pool::Postgres($p) => $body,
+            $crate::delivery::store::Pool::Sqlite($p) => $body,
+            $crate::delivery::store::Pool::Postgres($p) => $body,
         }
     };
 }

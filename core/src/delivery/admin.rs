@@ -1,0 +1,239 @@
+//! Owner-scoped subscription administration, for the management API: every call names the
+//! owner, and another owner's subscription is "not found".
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::filter::Filter;
+use super::outbox::{duration_ms, Outbox, StoredSecret, SubscriptionInfo};
+use super::store::{now_ms, on_pool};
+use super::OutboxError;
+use crate::signing::Secret;
+
+/// Changes to a subscription; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct SubscriptionUpdate {
+    /// A new target URL (checked against the SSRF policy).
+    pub url: Option<String>,
+    /// New event names (empty: every event).
+    pub events: Option<Vec<String>>,
+    /// A new filter; `Some(None)` removes it.
+    pub filter: Option<Option<String>>,
+}
+
+/// One stored payload of a subscription, for consumers that pull (Airtable's model).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoredPayload {
+    /// Its position: ask for `cursor + 1` next.
+    pub cursor: i64,
+    /// The message id (`webhook-id`).
+    pub message_id: String,
+    /// The webhook name.
+    pub event: String,
+    /// The payload, as delivered.
+    pub payload: serde_json::Value,
+    /// When it was published (ms since the epoch).
+    pub created_at: i64,
+}
+
+impl Outbox {
+    /// The subscription `id` if `owner` owns it.
+    pub async fn owned_subscription(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<SubscriptionInfo, OutboxError> {
+        let info = self.subscription(id).await?;
+        if info.owner != owner {
+            return Err(OutboxError::NotFound(id.to_owned()));
+        }
+        Ok(info)
+    }
+
+    /// `owner`'s subscriptions with ids after `after`, in id order, at most `limit`.
+    pub async fn subscriptions(
+        &self,
+        owner: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SubscriptionInfo>, OutboxError> {
+        let ids: Vec<String> = on_pool!(&self.pool, |pool| {
+            sqlx::query_scalar(
+                "SELECT id FROM hookspec_subscriptions WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3",
+            )
+            .bind(owner)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.push(self.subscription(&id).await?);
+        }
+        Ok(found)
+    }
+
+    /// Whether `owner` already has a subscription to `url` for exactly these events.
+    pub async fn has_duplicate(
+        &self,
+        owner: &str,
+        url: &str,
+        events: &[String],
+    ) -> Result<bool, OutboxError> {
+        let mut wanted = events.to_vec();
+        wanted.sort();
+        let rows: Vec<(String, String)> = on_pool!(&self.pool, |pool| {
+            sqlx::query_as("SELECT url, events FROM hookspec_subscriptions WHERE owner = $1")
+                .bind(owner)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().any(|(u, e)| {
+            let mut e: Vec<String> = serde_json::from_str(&e).unwrap_or_default();
+            e.sort();
+            same_url(&u, url) && e == wanted
+        }))
+    }
+
+    /// Applies `update` to `owner`'s subscription `id`.
+    pub async fn update_subscription(
+        &self,
+        owner: &str,
+        id: &str,
+        update: SubscriptionUpdate,
+    ) -> Result<SubscriptionInfo, OutboxError> {
+        let current = self.owned_subscription(owner, id).await?;
+        let url = match update.url {
+            Some(url) => self
+                .ssrf
+                .check_url(&url)
+                .await
+                .map_err(OutboxError::InvalidSubscription)?
+                .to_string(),
+            None => current.url,
+        };
+        let filter = update.filter.unwrap_or(current.filter);
+        if let Some(filter) = &filter {
+            Filter::parse(filter)?;
+        }
+        let events = serde_json::to_string(&update.events.unwrap_or(current.events))?;
+        on_pool!(&self.pool, |pool| {
+            sqlx::query("UPDATE hookspec_subscriptions SET url = $1, events = $2, filter = $3, updated_at = $4 WHERE id = $5")
+                .bind(&url)
+                .bind(&events)
+                .bind(&filter)
+                .bind(now_ms())
+                .bind(id)
+                .execute(pool)
+                .await?;
+            Ok::<(), OutboxError>(())
+        })?;
+        self.subscription(id).await
+    }
+
+    /// Deletes `owner`'s subscription `id`, with its pending deliveries.
+    pub async fn delete_subscription(&self, owner: &str, id: &str) -> Result<(), OutboxError> {
+        self.owned_subscription(owner, id).await?;
+        on_pool!(&self.pool, |pool| {
+            sqlx::query("DELETE FROM hookspec_subscriptions WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// A new secret for `owner`'s subscription `id`; the current ones keep signing for `grace`,
+    /// so receivers can switch without losing a delivery.
+    pub async fn rotate_secret(
+        &self,
+        owner: &str,
+        id: &str,
+        grace: Duration,
+    ) -> Result<Secret, OutboxError> {
+        self.owned_subscription(owner, id).await?;
+        let now = now_ms();
+        let fresh = Secret::generate();
+        on_pool!(&self.pool, |pool| {
+            let mut tx = pool.begin().await?;
+            let stored: String =
+                sqlx::query_scalar("SELECT secrets FROM hookspec_subscriptions WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let mut secrets: Vec<StoredSecret> = serde_json::from_str(&stored)?;
+            secrets.retain(|s| s.expires_at.is_none_or(|at| at > now));
+            for secret in &mut secrets {
+                secret.expires_at = Some(
+                    secret
+                        .expires_at
+                        .unwrap_or(i64::MAX)
+                        .min(now + duration_ms(grace)),
+                );
+            }
+            secrets.insert(
+                0,
+                StoredSecret {
+                    secret: fresh.expose(),
+                    expires_at: None,
+                },
+            );
+            sqlx::query(
+                "UPDATE hookspec_subscriptions SET secrets = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(serde_json::to_string(&secrets)?)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<(), OutboxError>(())
+        })?;
+        Ok(fresh)
+    }
+
+    /// The payloads queued for `owner`'s subscription `id`, from `cursor` on, at most `limit`.
+    pub async fn payloads(
+        &self,
+        owner: &str,
+        id: &str,
+        cursor: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredPayload>, OutboxError> {
+        self.owned_subscription(owner, id).await?;
+        let sql = "SELECT d.id, m.id AS message_id, m.event, m.payload, m.created_at \
+                   FROM hookspec_deliveries d JOIN hookspec_messages m ON m.id = d.message_id \
+                   WHERE d.subscription_id = $1 AND d.id >= $2 ORDER BY d.id LIMIT $3";
+        on_pool!(&self.pool, |pool| {
+            let rows = sqlx::query(sql)
+                .bind(id)
+                .bind(cursor)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let payload: String = row.try_get("payload")?;
+                    Ok(StoredPayload {
+                        cursor: row.try_get("id")?,
+                        message_id: row.try_get("message_id")?,
+                        event: row.try_get("event")?,
+                        payload: serde_json::from_str(&payload)?,
+                        created_at: row.try_get("created_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// URLs compare after parsing, so `https://a.example/x` and `https://A.example/x` are one.
+fn same_url(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}

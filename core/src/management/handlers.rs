@@ -1,0 +1,492 @@
+//! The management API's routes. Each is documented with `#[utoipa::path]`, so it appears in
+//! the document's `paths` next to the author's own routes.
+
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Api, ApiError, ErrorBody, Principal, READ, WRITE};
+use crate::delivery::{Attempt, StoredPayload, Subscription, SubscriptionInfo, SubscriptionUpdate};
+
+pub(super) fn routes() -> OpenApiRouter<Api> {
+    OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(create_subscription, list_subscriptions))
+        .routes(routes!(
+            get_subscription,
+            update_subscription,
+            delete_subscription
+        ))
+        .routes(routes!(enable_subscription))
+        .routes(routes!(disable_subscription))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(list_payloads))
+        .routes(routes!(list_attempts))
+}
+
+/// The authenticated caller.
+pub(super) struct Caller(Principal);
+
+impl FromRequestParts<Api> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
+        api.auth
+            .authenticate(&parts.headers)
+            .map(Caller)
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))
+    }
+}
+
+impl Caller {
+    fn may(&self, scope: &str) -> Result<&str, ApiError> {
+        if self.0.scopes.iter().any(|s| s == scope) {
+            return Ok(&self.0.owner);
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this token lacks the `{scope}` scope"),
+        ))
+    }
+}
+
+/// A JSON body whose rejections are JSON errors too: 400 malformed, 413 too large, 415 not
+/// JSON, 422 unknown or missing fields.
+pub(super) struct Body<T>(T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<Api> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, api: &Api) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, api).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => {
+                let (status, code) = match &rejection {
+                    JsonRejection::JsonDataError(_) => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+                    }
+                    JsonRejection::MissingJsonContentType(_) => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json")
+                    }
+                    JsonRejection::BytesRejection(_)
+                        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+                    {
+                        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+                    }
+                    _ => (StatusCode::BAD_REQUEST, "malformed_body"),
+                };
+                Err(ApiError::new(status, code, rejection.body_text()))
+            }
+        }
+    }
+}
+
+/// A subscription to create.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateSubscription {
+    /// Where deliveries go (http or https; private addresses are refused).
+    url: String,
+    /// Webhook names to receive; empty or absent for all.
+    #[serde(default)]
+    events: Vec<String>,
+    /// A filter on the payload, e.g. `entity.operation = "create"`.
+    filter: Option<String>,
+    /// A description for people.
+    description: Option<String>,
+    /// Free-form metadata.
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<serde_json::Value>,
+}
+
+/// Changes to a subscription.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UpdateSubscription {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    /// A new filter; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    filter: Option<Option<String>>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// A subscription as the API shows it: never its secret.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SubscriptionView {
+    id: String,
+    url: String,
+    events: Vec<String>,
+    filter: Option<String>,
+    enabled: bool,
+    /// `gone` (the receiver answered 410), `failing`, or `manual`.
+    disabled_reason: Option<String>,
+}
+
+impl From<SubscriptionInfo> for SubscriptionView {
+    fn from(s: SubscriptionInfo) -> Self {
+        SubscriptionView {
+            id: s.id,
+            url: s.url,
+            events: s.events,
+            filter: s.filter,
+            enabled: s.enabled,
+            disabled_reason: s.disabled_reason,
+        }
+    }
+}
+
+/// A created subscription, with its secret: shown here and on rotation only.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct CreatedView {
+    subscription: SubscriptionView,
+    /// The signing secret (`whsec_...`).
+    secret: String,
+}
+
+/// A page of subscriptions.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SubscriptionPage {
+    items: Vec<SubscriptionView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(super) struct PageQuery {
+    /// The last id of the previous page.
+    after: Option<String>,
+    /// At most this many (1 to 100, default 50).
+    limit: Option<u32>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(super) struct CursorQuery {
+    /// The first payload to return (default 1).
+    cursor: Option<i64>,
+    /// At most this many (1 to 100, default 50).
+    limit: Option<u32>,
+}
+
+/// Payloads pulled by cursor.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PayloadPage {
+    #[schema(value_type = Vec<Object>)]
+    payloads: Vec<StoredPayload>,
+    /// Where to continue.
+    cursor: i64,
+}
+
+/// A new secret.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SecretView {
+    /// The new signing secret; the old one keeps signing for 24 hours.
+    secret: String,
+}
+
+/// A declared webhook, from the document.
+#[derive(Clone, Serialize, utoipa::ToSchema)]
+pub(crate) struct EventInfo {
+    name: String,
+    methods: Vec<String>,
+    /// The payload's JSON schema.
+    #[schema(value_type = Option<Object>)]
+    schema: Option<serde_json::Value>,
+}
+
+fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(50) {
+        n @ 1..=100 => Ok(n),
+        n => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_limit",
+            format!("limit {n} is not between 1 and 100"),
+        )),
+    }
+}
+
+/// The declared webhooks with their payload schemas.
+#[utoipa::path(get, path = "/webhooks/events", tag = "webhook management",
+    responses((status = 200, body = Vec<EventInfo>), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_events(
+    caller: Caller,
+    State(api): State<Api>,
+) -> Result<Json<Vec<EventInfo>>, ApiError> {
+    caller.may(READ)?;
+    Ok(Json(api.catalogue.get().cloned().unwrap_or_default()))
+}
+
+/// Creates a subscription; its secret is in this answer only.
+#[utoipa::path(post, path = "/webhooks/subscriptions", tag = "webhook management", request_body = CreateSubscription,
+    responses((status = 201, body = CreatedView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "The same URL and events exist already", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_subscription(
+    caller: Caller,
+    State(api): State<Api>,
+    Body(body): Body<CreateSubscription>,
+) -> Result<(StatusCode, Json<CreatedView>), ApiError> {
+    let owner = caller.may(WRITE)?;
+    let known = api
+        .catalogue
+        .get()
+        .map(|c| c.iter().map(|e| e.name.as_str()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if let Some(unknown) = body.events.iter().find(|e| !known.contains(&e.as_str())) {
+        let message = format!("unknown event `{unknown}`; GET /webhooks/events lists them");
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_event",
+            message,
+        ));
+    }
+    if api
+        .outbox
+        .has_duplicate(owner, &body.url, &body.events)
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "duplicate",
+            "a subscription with this URL and these events exists already",
+        ));
+    }
+    let mut subscription = Subscription::new(&body.url)
+        .events(body.events)
+        .owner(owner);
+    if let Some(filter) = body.filter {
+        subscription = subscription.filter(filter);
+    }
+    if let Some(description) = body.description {
+        subscription = subscription.description(description);
+    }
+    if let Some(metadata) = body.metadata {
+        subscription = subscription.metadata(metadata);
+    }
+    let created = api.outbox.subscribe(subscription).await?;
+    let view = api.outbox.subscription(&created.id).await?.into();
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedView {
+            subscription: view,
+            secret: created.secret.expose(),
+        }),
+    ))
+}
+
+/// The caller's subscriptions, a page at a time.
+#[utoipa::path(get, path = "/webhooks/subscriptions", tag = "webhook management", params(PageQuery),
+    responses((status = 200, body = SubscriptionPage), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_subscriptions(
+    caller: Caller,
+    State(api): State<Api>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<SubscriptionPage>, ApiError> {
+    let owner = caller.may(READ)?;
+    let limit = limit(page.limit)?;
+    let items: Vec<SubscriptionView> = api
+        .outbox
+        .subscriptions(owner, page.after.as_deref(), limit)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let next = (items.len() == limit as usize)
+        .then(|| items.last().map(|s| s.id.clone()))
+        .flatten();
+    Ok(Json(SubscriptionPage { items, next }))
+}
+
+/// One subscription.
+#[utoipa::path(get, path = "/webhooks/subscriptions/{id}", tag = "webhook management",
+    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn get_subscription(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let owner = caller.may(READ)?;
+    Ok(Json(
+        api.outbox.owned_subscription(owner, &id).await?.into(),
+    ))
+}
+
+/// Changes a subscription's URL, events or filter.
+#[utoipa::path(patch, path = "/webhooks/subscriptions/{id}", tag = "webhook management", request_body = UpdateSubscription,
+    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_subscription(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Body(body): Body<UpdateSubscription>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let owner = caller.may(WRITE)?;
+    let update = SubscriptionUpdate {
+        url: body.url,
+        events: body.events,
+        filter: body.filter,
+    };
+    Ok(Json(
+        api.outbox
+            .update_subscription(owner, &id, update)
+            .await?
+            .into(),
+    ))
+}
+
+/// Deletes a subscription and its pending deliveries.
+#[utoipa::path(delete, path = "/webhooks/subscriptions/{id}", tag = "webhook management",
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn delete_subscription(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let owner = caller.may(WRITE)?;
+    api.outbox.delete_subscription(owner, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Enables a subscription (after a 410, continuous failures, or a manual disable).
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/enable", tag = "webhook management",
+    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn enable_subscription(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let owner = caller.may(WRITE)?;
+    api.outbox.owned_subscription(owner, &id).await?;
+    api.outbox.enable(&id).await?;
+    Ok(Json(api.outbox.subscription(&id).await?.into()))
+}
+
+/// Disables a subscription; its deliveries wait until it is enabled.
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/disable", tag = "webhook management",
+    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn disable_subscription(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let owner = caller.may(WRITE)?;
+    api.outbox.owned_subscription(owner, &id).await?;
+    api.outbox.disable(&id).await?;
+    Ok(Json(api.outbox.subscription(&id).await?.into()))
+}
+
+/// A new signing secret; the old one keeps signing for 24 hours.
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/rotate-secret", tag = "webhook management",
+    responses((status = 200, body = SecretView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn rotate_secret(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Json<SecretView>, ApiError> {
+    let owner = caller.may(WRITE)?;
+    let secret = api
+        .outbox
+        .rotate_secret(owner, &id, Duration::from_secs(24 * 3600))
+        .await?;
+    Ok(Json(SecretView {
+        secret: secret.expose(),
+    }))
+}
+
+/// The subscription's payloads from `cursor` on: consumers may ignore deliveries and poll.
+#[utoipa::path(get, path = "/webhooks/subscriptions/{id}/payloads", tag = "webhook management", params(CursorQuery),
+    responses((status = 200, body = PayloadPage), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_payloads(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(q): Query<CursorQuery>,
+) -> Result<Json<PayloadPage>, ApiError> {
+    let owner = caller.may(READ)?;
+    let cursor = q.cursor.unwrap_or(1);
+    let payloads = api
+        .outbox
+        .payloads(owner, &id, cursor, limit(q.limit)?)
+        .await?;
+    let next = payloads.last().map_or(cursor, |p| p.cursor + 1);
+    Ok(Json(PayloadPage {
+        payloads,
+        cursor: next,
+    }))
+}
+
+/// Every attempt to deliver a message to the caller's subscriptions.
+#[utoipa::path(get, path = "/webhooks/messages/{id}/attempts", tag = "webhook management",
+    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_attempts(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Attempt>>, ApiError> {
+    let owner = caller.may(READ)?.to_owned();
+    let mut mine = Vec::new();
+    for attempt in api.outbox.attempts(&id).await? {
+        if api
+            .outbox
+            .owned_subscription(&owner, &attempt.subscription_id)
+            .await
+            .is_ok()
+        {
+            mine.push(attempt);
+        }
+    }
+    Ok(Json(mine))
+}
+
+/// The event catalogue: each webhook of the document with its methods and payload schema.
+pub(super) fn catalogue(doc: &OpenApi) -> Vec<EventInfo> {
+    let doc = serde_json::to_value(doc).unwrap_or_default();
+    let Some(webhooks) = doc["webhooks"].as_object() else {
+        return Vec::new();
+    };
+    webhooks
+        .iter()
+        .map(|(name, item)| {
+            let ops = item.as_object().into_iter().flatten();
+            let methods: Vec<String> = ops.clone().map(|(m, _)| m.to_uppercase()).collect();
+            let schema = ops
+                .filter_map(|(_, op)| {
+                    op["requestBody"]["content"]
+                        .as_object()?
+                        .values()
+                        .next()?
+                        .get("schema")
+                        .cloned()
+                })
+                .next()
+                .map(
+                    |schema| match schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
+                        Some(pointer) => doc.pointer(pointer).cloned().unwrap_or(schema),
+                        None => schema,
+                    },
+                );
+            EventInfo {
+                name: name.clone(),
+                methods,
+                schema,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,131 @@
+//! The subscription-management API an API author mounts with one call
+//! ([`App::webhook_management`](crate::App::webhook_management)), documented in the same
+//! OpenAPI document as everything else: subscriptions (create, list, get, update, delete,
+//! enable, disable, rotate the secret), the payloads a consumer can pull by cursor, the
+//! attempts of a message, and the event catalogue.
+
+mod auth;
+mod handlers;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use auth::{AuthError, Authenticate, BearerTokens, Principal};
+
+use crate::delivery::{Outbox, OutboxError};
+
+/// The scope needed to read subscriptions, payloads and attempts.
+pub const READ: &str = "webhooks:read";
+/// The scope needed to change subscriptions.
+pub const WRITE: &str = "webhooks:write";
+/// The largest request body accepted (64 KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The router's state.
+#[derive(Clone)]
+pub(crate) struct Api {
+    outbox: Outbox,
+    auth: Arc<dyn Authenticate>,
+    catalogue: Arc<OnceLock<Vec<handlers::EventInfo>>>,
+}
+
+/// The management routes, documented, and a cell to fill with the finished document (the
+/// event catalogue is read from it).
+pub(crate) fn router(
+    outbox: Outbox,
+    auth: Arc<dyn Authenticate>,
+) -> (OpenApiRouter, Arc<OnceLock<Vec<handlers::EventInfo>>>) {
+    let catalogue = Arc::new(OnceLock::new());
+    let api = Api {
+        outbox,
+        auth,
+        catalogue: Arc::clone(&catalogue),
+    };
+    (
+        handlers::routes()
+            .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+            .with_state(api),
+        catalogue,
+    )
+}
+
+/// Fills the catalogue from the finished document.
+pub(crate) fn publish_catalogue(cell: &OnceLock<Vec<handlers::EventInfo>>, doc: &OpenApi) {
+    let _ = cell.set(handlers::catalogue(doc));
+}
+
+/// An error answer: `{"error": {"code", "message"}}` with a 4xx or 5xx status.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// A stable, machine-readable code, e.g. `not_found`.
+    code: String,
+    /// What went wrong, for people.
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.into(),
+                message: self.message,
+            },
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<OutboxError> for ApiError {
+    fn from(error: OutboxError) -> Self {
+        match error {
+            OutboxError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
+            }
+            OutboxError::InvalidSubscription(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_subscription",
+                error.to_string(),
+            ),
+            OutboxError::Filter(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_filter",
+                error.to_string(),
+            ),
+            other => {
+                tracing::error!(error = %other, "management API storage error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the subscription store failed",
+                )
+            }
+        }
+    }
+}
