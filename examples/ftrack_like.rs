@@ -37,8 +37,17 @@ pub struct Entity {
 async fn entity_changed(data: EntityEvent) {}
 
 fn event(entity_type: &str, operation: &str, new_status: &str, old_status: &str) -> EntityEvent {
-    let status = |s: &str| serde_json::Map::from_iter([("status_id".to_owned(), serde_json::Value::from(s))]);
-    EntityEvent { entity: Entity { entity_type: entity_type.into(), operation: operation.into(), new: status(new_status), old: status(old_status) } }
+    let status = |s: &str| {
+        serde_json::Map::from_iter([("status_id".to_owned(), serde_json::Value::from(s))])
+    };
+    EntityEvent {
+        entity: Entity {
+            entity_type: entity_type.into(),
+            operation: operation.into(),
+            new: status(new_status),
+            old: status(old_status),
+        },
+    }
 }
 
 /// A receiver (one per automation) that keeps what it verified.
@@ -58,7 +67,12 @@ async fn receiver(verifier: Verifier) -> (String, Arc<Mutex<Vec<EntityEvent>>>) 
         StatusCode::NO_CONTENT
     }
     let got: Arc<Mutex<Vec<EntityEvent>>> = Arc::default();
-    let app = axum::Router::new().route("/hook", post(hook)).with_state(Inbox { verifier, got: Arc::clone(&got) });
+    let app = axum::Router::new()
+        .route("/hook", post(hook))
+        .with_state(Inbox {
+            verifier,
+            got: Arc::clone(&got),
+        });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -67,7 +81,9 @@ async fn receiver(verifier: Verifier) -> (String, Arc<Mutex<Vec<EntityEvent>>>) 
 
 /// Two automations, five events: returns what each automation received.
 async fn run(db: &str) -> Result<(Vec<EntityEvent>, Vec<EntityEvent>), Box<dyn std::error::Error>> {
-    let outbox = Outbox::sqlite(db).await?.ssrf_policy(SsrfPolicy::new().allow("127.0.0.1")?);
+    let outbox = Outbox::sqlite(db)
+        .await?
+        .ssrf_policy(SsrfPolicy::new().allow("127.0.0.1")?);
     // The two trigger filters of ftrack's documentation.
     let filters = [
         r#"entity.entity_type = "Task" and entity.operation = "create""#,
@@ -77,10 +93,17 @@ async fn run(db: &str) -> Result<(Vec<EntityEvent>, Vec<EntityEvent>), Box<dyn s
     for filter in filters {
         let secret = hookspec::signing::Secret::generate();
         let (url, got) = receiver(Verifier::new(secret.clone())).await;
-        outbox.subscribe(Subscription::new(url).filter(filter).secret(secret)).await?;
+        outbox
+            .subscribe(Subscription::new(url).filter(filter).secret(secret))
+            .await?;
         inboxes.push(got);
     }
-    let dispatcher = outbox.dispatcher(DispatchConfig { poll_interval: Duration::from_millis(20), ..DispatchConfig::default() }).spawn();
+    let dispatcher = outbox
+        .dispatcher(DispatchConfig {
+            poll_interval: Duration::from_millis(20),
+            ..DispatchConfig::default()
+        })
+        .spawn();
     for e in [
         event("Task", "create", "new", ""),
         event("Task", "update", "done", "new"),
@@ -102,8 +125,14 @@ async fn run(db: &str) -> Result<(Vec<EntityEvent>, Vec<EntityEvent>), Box<dyn s
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = std::env::temp_dir().join(format!("ftrack-like-{}.db", rand::random::<u32>()));
     let (tasks, approvals) = run(&format!("sqlite://{}", db.display())).await?;
-    println!("task automation received {} event(s): {tasks:?}", tasks.len());
-    println!("approval automation received {} event(s): {approvals:?}", approvals.len());
+    println!(
+        "task automation received {} event(s): {tasks:?}",
+        tasks.len()
+    );
+    println!(
+        "approval automation received {} event(s): {approvals:?}",
+        approvals.len()
+    );
     Ok(())
 }
 
@@ -111,10 +140,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 mod tests {
     #[tokio::test]
     async fn only_matching_events_reach_each_automation() {
-        let db = std::env::temp_dir().join(format!("ftrack-like-test-{}.db", rand::random::<u32>()));
-        let (tasks, approvals) = super::run(&format!("sqlite://{}", db.display())).await.unwrap();
+        let db =
+            std::env::temp_dir().join(format!("ftrack-like-test-{}.db", rand::random::<u32>()));
+        let (tasks, approvals) = super::run(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
         assert_eq!(tasks.len(), 1);
-        assert_eq!((tasks[0].entity.entity_type.as_str(), tasks[0].entity.operation.as_str()), ("Task", "create"));
+        assert_eq!(
+            (
+                tasks[0].entity.entity_type.as_str(),
+                tasks[0].entity.operation.as_str()
+            ),
+            ("Task", "create")
+        );
         assert_eq!(approvals.len(), 1);
         assert_eq!(approvals[0].entity.old["status_id"], "pending");
     }

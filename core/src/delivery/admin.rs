@@ -195,6 +195,29 @@ impl Outbox {
         Ok(fresh)
     }
 
+    /// Extends `owner`'s subscription `id` to expire `lease` from now (Airtable's refresh).
+    pub async fn refresh(
+        &self,
+        owner: &str,
+        id: &str,
+        lease: Duration,
+    ) -> Result<SubscriptionInfo, OutboxError> {
+        self.owned_subscription(owner, id).await?;
+        let now = now_ms();
+        on_pool!(&self.pool, |pool| {
+            sqlx::query(
+                "UPDATE hookspec_subscriptions SET expires_at = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(now.saturating_add(duration_ms(lease)))
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?;
+            Ok::<(), OutboxError>(())
+        })?;
+        self.subscription(id).await
+    }
+
     /// The payloads queued for `owner`'s subscription `id`, from `cursor` on, at most `limit`.
     pub async fn payloads(
         &self,

@@ -140,6 +140,8 @@ pub struct SubscriptionInfo {
     pub disabled_reason: Option<String>,
     /// Since when every attempt has failed (ms since the epoch).
     pub failing_since: Option<i64>,
+    /// When it stops receiving unless refreshed (ms since the epoch), if it expires.
+    pub expires_at: Option<i64>,
 }
 
 /// One recorded delivery attempt.
@@ -333,7 +335,7 @@ impl Outbox {
 
     /// A subscription, without its secrets.
     pub async fn subscription(&self, id: &str) -> Result<SubscriptionInfo, OutboxError> {
-        let sql = "SELECT id, owner, url, events, filter, enabled, disabled_reason, failing_since \
+        let sql = "SELECT id, owner, url, events, filter, enabled, disabled_reason, failing_since, expires_at \
                    FROM hookspec_subscriptions WHERE id = $1";
         on_pool!(&self.pool, |pool| {
             let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
@@ -348,6 +350,7 @@ impl Outbox {
                 enabled: row.try_get("enabled")?,
                 disabled_reason: row.try_get("disabled_reason")?,
                 failing_since: row.try_get("failing_since")?,
+                expires_at: row.try_get("expires_at")?,
             })
         })
     }

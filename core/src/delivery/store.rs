@@ -395,6 +395,12 @@ impl Pool {
     /// once none of their deliveries is pending.
     pub(crate) async fn purge(&self, before: i64) -> Result<u64, OutboxError> {
         on_pool!(self, |pool| {
+            // Subscriptions expired for longer than the retention go too (Airtable keeps an
+            // expired webhook's payloads readable for a while, then deletes it).
+            sqlx::query("DELETE FROM hookspec_subscriptions WHERE expires_at IS NOT NULL AND expires_at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?;
             let done = sqlx::query(
                 "DELETE FROM hookspec_messages WHERE created_at < $1 AND NOT EXISTS ( \
                    SELECT 1 FROM hookspec_deliveries d WHERE d.message_id = hookspec_messages.id AND d.status = 'pending')",

@@ -28,6 +28,7 @@ pub(super) fn routes() -> OpenApiRouter<Api> {
         .routes(routes!(enable_subscription))
         .routes(routes!(disable_subscription))
         .routes(routes!(rotate_secret))
+        .routes(routes!(refresh_subscription))
         .routes(routes!(list_payloads))
         .routes(routes!(list_attempts))
 }
@@ -106,6 +107,8 @@ pub(super) struct CreateSubscription {
     /// Free-form metadata.
     #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
+    /// Stop receiving after this many seconds unless refreshed (Airtable: 7 days).
+    lease_seconds: Option<u64>,
 }
 
 /// Changes to a subscription.
@@ -136,6 +139,8 @@ pub(super) struct SubscriptionView {
     enabled: bool,
     /// `gone` (the receiver answered 410), `failing`, or `manual`.
     disabled_reason: Option<String>,
+    /// When it stops receiving unless refreshed (ms since the epoch).
+    expires_at: Option<i64>,
 }
 
 impl From<SubscriptionInfo> for SubscriptionView {
@@ -147,6 +152,7 @@ impl From<SubscriptionInfo> for SubscriptionView {
             filter: s.filter,
             enabled: s.enabled,
             disabled_reason: s.disabled_reason,
+            expires_at: s.expires_at,
         }
     }
 }
@@ -279,6 +285,9 @@ async fn create_subscription(
     if let Some(metadata) = body.metadata {
         subscription = subscription.metadata(metadata);
     }
+    if let Some(lease) = body.lease_seconds {
+        subscription = subscription.expires_in(Duration::from_secs(lease));
+    }
     let created = api.outbox.subscribe(subscription).await?;
     let view = api.outbox.subscription(&created.id).await?.into();
     Ok((
@@ -408,6 +417,28 @@ async fn rotate_secret(
     Ok(Json(SecretView {
         secret: secret.expose(),
     }))
+}
+
+/// How long a refreshed subscription lives.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Refresh {
+    /// Seconds from now (default 7 days).
+    lease_seconds: Option<u64>,
+}
+
+/// Extends the subscription's lease: an expired subscription stops receiving.
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/refresh", tag = "webhook management", request_body = Refresh,
+    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn refresh_subscription(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Body(body): Body<Refresh>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let owner = caller.may(WRITE)?;
+    let lease = Duration::from_secs(body.lease_seconds.unwrap_or(7 * 24 * 3600));
+    Ok(Json(api.outbox.refresh(owner, &id, lease).await?.into()))
 }
 
 /// The subscription's payloads from `cursor` on: consumers may ignore deliveries and poll.
