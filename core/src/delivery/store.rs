@@ -119,43 +119,32 @@ impl Pool {
         const DUE: &str = "d.status = 'pending' AND d.next_attempt_at <= $3 \
             AND (d.lease_until IS NULL OR d.lease_until < $3) AND s.enabled \
             AND (s.expires_at IS NULL OR s.expires_at > $3)";
-        let ids = match self {
-            Pool::Postgres(pool) => {
-                let sql = format!(
-                    "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
-                       SELECT d.id FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-                       WHERE {DUE} AND NOT (d.subscription_id = ANY($5)) \
-                       ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED) \
-                     RETURNING id"
-                );
-                sqlx::query_scalar(&sql)
-                    .bind(owner)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(limit)
-                    .bind(busy)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Pool::Sqlite(pool) => {
-                let sql = format!(
-                    "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
-                       SELECT d.id FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-                       WHERE {DUE} AND d.subscription_id NOT IN (SELECT value FROM json_each($5)) \
-                       ORDER BY d.next_attempt_at LIMIT $4) \
-                     RETURNING id"
-                );
-                let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".into());
-                sqlx::query_scalar(&sql)
-                    .bind(owner)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(limit)
-                    .bind(busy)
-                    .fetch_all(pool)
-                    .await?
-            }
+        // The busy subscriptions go in as a JSON array, which both backends can expand.
+        let (busy_ids, lock) = match self {
+            Pool::Postgres(_) => (
+                "SELECT jsonb_array_elements_text($5::jsonb)",
+                "FOR UPDATE OF d SKIP LOCKED",
+            ),
+            Pool::Sqlite(_) => ("SELECT value FROM json_each($5)", ""),
         };
+        let sql = format!(
+            "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
+               SELECT d.id FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+               WHERE {DUE} AND d.subscription_id NOT IN ({busy_ids}) \
+               ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
+             RETURNING id"
+        );
+        let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".into());
+        let ids = on_pool!(self, |pool| {
+            sqlx::query_scalar(&sql)
+                .bind(owner)
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .bind(&busy)
+                .fetch_all(pool)
+                .await?
+        });
         Ok(ids)
     }
 

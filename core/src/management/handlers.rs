@@ -381,10 +381,7 @@ async fn enable_subscription(
     State(api): State<Api>,
     Path(id): Path<String>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
-    let owner = caller.may(WRITE)?;
-    api.outbox.owned_subscription(owner, &id).await?;
-    api.outbox.enable(&id).await?;
-    Ok(Json(api.outbox.subscription(&id).await?.into()))
+    set_enabled(caller, api, id, true).await
 }
 
 /// Disables a subscription; its deliveries wait until it is enabled.
@@ -395,9 +392,22 @@ async fn disable_subscription(
     State(api): State<Api>,
     Path(id): Path<String>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
+    set_enabled(caller, api, id, false).await
+}
+
+async fn set_enabled(
+    caller: Caller,
+    api: Api,
+    id: String,
+    enabled: bool,
+) -> Result<Json<SubscriptionView>, ApiError> {
     let owner = caller.may(WRITE)?;
     api.outbox.owned_subscription(owner, &id).await?;
-    api.outbox.disable(&id).await?;
+    if enabled {
+        api.outbox.enable(&id).await?;
+    } else {
+        api.outbox.disable(&id).await?;
+    }
     Ok(Json(api.outbox.subscription(&id).await?.into()))
 }
 
