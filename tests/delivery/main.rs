@@ -130,6 +130,38 @@ async fn delivers_signed_bodies_that_match_the_document() {
 }
 
 #[tokio::test]
+async fn an_ed25519_key_adds_a_v1a_signature() {
+    let backend = support::sqlite().await;
+    let key = hookspec::signing::SigningKey::generate();
+    let public = key.public_key();
+    let outbox = backend.outbox.signing_key(key);
+    let receiver = Receiver::answering(StatusCode::OK).await;
+    outbox
+        .subscribe(Subscription::new(&receiver.url))
+        .await
+        .unwrap();
+    let dispatcher = outbox.dispatcher(fast_config()).spawn();
+    outbox
+        .publish::<entity_changed>(&event("Task", "create", "1", ""))
+        .await
+        .unwrap();
+    let got = receiver.wait_for(1, WAIT).await;
+    let request = &got[0];
+    let signatures = request.header("webhook-signature");
+    assert!(
+        signatures.contains("v1,") && signatures.contains("v1a,"),
+        "{signatures}"
+    );
+    Verifier::from_public_key(public)
+        .verify(
+            |name| request.headers.get(name).and_then(|v| v.to_str().ok()),
+            &request.body,
+        )
+        .expect("verifies with the public key alone");
+    dispatcher.shutdown().await;
+}
+
+#[tokio::test]
 async fn retries_non_2xx_with_the_same_id_until_success() {
     for backend in backends().await {
         let receiver = Receiver::start(Arc::new(|n| {

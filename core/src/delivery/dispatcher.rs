@@ -14,7 +14,7 @@ use tracing::Instrument;
 use super::outbox::{duration_ms, random_id, Outbox, StoredSecret};
 use super::retry::{parse_retry_after, RetrySchedule};
 use super::store::{now_ms, Finished, Job, Next, Outcome};
-use crate::signing::{Secret, Signer, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
 /// How the dispatcher works. `Default` gives production values.
 #[derive(Clone, Debug)]
@@ -410,8 +410,11 @@ impl Shared {
     async fn request(&self, job: &Job, timestamp: i64) -> Result<reqwest::RequestBuilder, String> {
         // IP literals never reach the resolver, so the policy is checked here for them.
         let url = self.outbox.ssrf.check_url(&job.url).await?;
-        let signer =
+        let mut signer =
             signer(&job.secrets, now_ms()).ok_or("the subscription has no usable secret")?;
+        if let Some(key) = &self.outbox.signing_key {
+            signer = signer.with_key(SigningKey::clone(key));
+        }
         let signature = signer.sign(&job.message_id, timestamp, job.payload.as_bytes());
         let method =
             reqwest::Method::from_bytes(job.method.as_bytes()).map_err(|e| e.to_string())?;

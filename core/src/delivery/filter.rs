@@ -302,10 +302,12 @@ fn scan_number(chars: &[char], at: usize) -> Result<(Token, usize), FilterError>
     // serde_json checks the JSON number syntax; fractions are then read with Rust's correctly
     // rounded parser, since serde_json's fast one can be off by an ulp and a filter must
     // print back to the same number (found by the fuzz target).
-    let number = serde_json::from_str::<Number>(&text).ok().and_then(|n| match n.is_f64() {
-        true => text.parse::<f64>().ok().and_then(Number::from_f64),
-        false => Some(n),
-    });
+    let number = serde_json::from_str::<Number>(&text)
+        .ok()
+        .and_then(|n| match n.is_f64() {
+            true => text.parse::<f64>().ok().and_then(Number::from_f64),
+            false => Some(n),
+        });
     match number {
         Some(number) => Ok((literal(Value::Number(number)), end)),
         None => bail!(at, "bad number `{text}`: expected e.g. 42, -1.5 or 2e3"),

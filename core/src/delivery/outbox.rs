@@ -12,7 +12,7 @@ use super::filter::Filter;
 use super::ssrf::SsrfPolicy;
 use super::store::{now_ms, on_pool, Pool};
 use super::OutboxError;
-use crate::signing::Secret;
+use crate::signing::{Secret, SigningKey};
 use crate::Webhook;
 
 /// The durable outbox of webhook events: SQLite embedded by default, PostgreSQL when several
@@ -22,6 +22,8 @@ pub struct Outbox {
     pub(crate) pool: Pool,
     pub(crate) ssrf: Arc<SsrfPolicy>,
     pub(crate) published: Arc<Notify>,
+    /// Adds a `v1a` (ed25519) signature to every delivery, beside the `v1` ones.
+    pub(crate) signing_key: Option<Arc<SigningKey>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -271,12 +273,20 @@ impl Outbox {
             pool,
             ssrf: Arc::new(SsrfPolicy::default()),
             published: Arc::new(Notify::new()),
+            signing_key: None,
         }
     }
 
     /// Sets which targets may be subscribed and delivered to (default: public addresses only).
     pub fn ssrf_policy(mut self, policy: SsrfPolicy) -> Self {
         self.ssrf = Arc::new(policy);
+        self
+    }
+
+    /// Also signs every delivery with this ed25519 key (`v1a`), so receivers can verify with
+    /// its public key (`whpk_...`) and hold no shared secret.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(Arc::new(key));
         self
     }
 
