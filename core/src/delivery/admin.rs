@@ -253,6 +253,56 @@ impl Outbox {
     }
 }
 
+impl Outbox {
+    /// Queues `message` again for `owner`'s subscription `id`, if it was ever queued for it.
+    pub async fn resend(&self, owner: &str, id: &str, message: &str) -> Result<(), OutboxError> {
+        self.owned_subscription(owner, id).await?;
+        let now = now_ms();
+        let added = on_pool!(&self.pool, |pool| {
+            sqlx::query(
+                "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, next_attempt_at, created_at) \
+                 SELECT $1, $2, 'pending', $3, $3 WHERE EXISTS ( \
+                   SELECT 1 FROM hookspec_deliveries WHERE message_id = $1 AND subscription_id = $2)",
+            )
+            .bind(message)
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if added == 0 {
+            return Err(OutboxError::NotFound(message.to_owned()));
+        }
+        self.published.notify_waiters();
+        Ok(())
+    }
+
+    /// Queues again every message `owner`'s subscription `id` was given since `since` (ms
+    /// since the epoch), once each; returns how many.
+    pub async fn replay(&self, owner: &str, id: &str, since: i64) -> Result<u64, OutboxError> {
+        self.owned_subscription(owner, id).await?;
+        let now = now_ms();
+        let added = on_pool!(&self.pool, |pool| {
+            sqlx::query(
+                "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, next_attempt_at, created_at) \
+                 SELECT m.id, $1, 'pending', $2, $2 FROM hookspec_messages m \
+                 WHERE m.created_at >= $3 AND EXISTS ( \
+                   SELECT 1 FROM hookspec_deliveries d WHERE d.message_id = m.id AND d.subscription_id = $1) \
+                 ORDER BY m.created_at",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(since)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        self.published.notify_waiters();
+        Ok(added)
+    }
+}
+
 /// URLs compare after parsing, so `https://a.example/x` and `https://A.example/x` are one.
 fn same_url(a: &str, b: &str) -> bool {
     match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {

@@ -29,6 +29,8 @@ pub(super) fn routes() -> OpenApiRouter<Api> {
         .routes(routes!(disable_subscription))
         .routes(routes!(rotate_secret))
         .routes(routes!(refresh_subscription))
+        .routes(routes!(resend_message))
+        .routes(routes!(replay_messages))
         .routes(routes!(list_payloads))
         .routes(routes!(list_attempts))
 }
@@ -427,6 +429,47 @@ async fn rotate_secret(
     Ok(Json(SecretView {
         secret: secret.expose(),
     }))
+}
+
+/// Sends one message to the subscription again (a new delivery with the same `webhook-id`).
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/messages/{message}/resend", tag = "webhook management",
+    responses((status = 202, description = "Queued"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn resend_message(
+    caller: Caller,
+    State(api): State<Api>,
+    Path((id, message)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let owner = caller.may(WRITE)?;
+    api.outbox.resend(owner, &id, &message).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Since when to replay.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Replay {
+    /// Milliseconds since the Unix epoch.
+    since: i64,
+}
+
+/// How many messages were queued again.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Replayed {
+    queued: u64,
+}
+
+/// Sends again every message the subscription was given since a time.
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/replay", tag = "webhook management", request_body = Replay,
+    responses((status = 202, body = Replayed), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn replay_messages(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Body(body): Body<Replay>,
+) -> Result<(StatusCode, Json<Replayed>), ApiError> {
+    let owner = caller.may(WRITE)?;
+    let queued = api.outbox.replay(owner, &id, body.since).await?;
+    Ok((StatusCode::ACCEPTED, Json(Replayed { queued })))
 }
 
 /// How long a refreshed subscription lives.
