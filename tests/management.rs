@@ -104,6 +104,10 @@ async fn the_api_is_documented_beside_the_webhooks() {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
     assert!(doc["webhooks"]["payment.created"]["post"].is_object());
+    assert!(
+        doc["webhooks"]["webhook.test"]["post"].is_object(),
+        "the test event is documented too"
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"

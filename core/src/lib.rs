@@ -1,5 +1,8 @@
 #![doc = include_str!("../docs/crate.md")]
 
+// The `wh*` macros name `::hookspec`; this lets the crate declare webhooks of its own.
+extern crate self as hookspec;
+
 #[cfg(feature = "app")]
 mod app;
 mod definition;

@@ -171,7 +171,8 @@ impl App {
                 .build();
             self.builder = self
                 .builder
-                .security_scheme("bearer", SecurityScheme::Http(bearer));
+                .security_scheme("bearer", SecurityScheme::Http(bearer))
+                .webhook(WebhookGateway::new(crate::management::webhook_test));
             catalogue = Some(cell);
         }
         let mut router = Router::new();

@@ -254,6 +254,48 @@ impl Outbox {
 }
 
 impl Outbox {
+    /// Publishes an event of `W` to `owner`'s subscription `id` alone, whatever its events
+    /// and filter: the management API's test event. Returns the message id.
+    pub async fn publish_to<W: crate::Webhook>(
+        &self,
+        owner: &str,
+        id: &str,
+        payload: &W::Payload,
+    ) -> Result<String, OutboxError>
+    where
+        W::Payload: Serialize,
+    {
+        self.owned_subscription(owner, id).await?;
+        let message = super::outbox::random_id("msg");
+        let body = serde_json::to_string(payload)?;
+        let method = W::METHODS.first().map_or("POST", |m| m.as_str());
+        let now = now_ms();
+        on_pool!(&self.pool, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO hookspec_messages (id, event, method, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&message)
+                .bind(W::NAME)
+                .bind(method)
+                .bind(&body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, next_attempt_at, created_at) \
+                 VALUES ($1, $2, 'pending', $3, $3)",
+            )
+            .bind(&message)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<(), OutboxError>(())
+        })?;
+        self.published.notify_waiters();
+        Ok(message)
+    }
+
     /// Queues `message` again for `owner`'s subscription `id`, if it was ever queued for it.
     pub async fn resend(&self, owner: &str, id: &str, message: &str) -> Result<(), OutboxError> {
         self.owned_subscription(owner, id).await?;

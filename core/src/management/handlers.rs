@@ -31,6 +31,7 @@ pub(super) fn routes() -> OpenApiRouter<Api> {
         .routes(routes!(refresh_subscription))
         .routes(routes!(resend_message))
         .routes(routes!(replay_messages))
+        .routes(routes!(send_test_event))
         .routes(routes!(list_payloads))
         .routes(routes!(list_attempts))
 }
@@ -470,6 +471,33 @@ async fn replay_messages(
     let owner = caller.may(WRITE)?;
     let queued = api.outbox.replay(owner, &id, body.since).await?;
     Ok((StatusCode::ACCEPTED, Json(Replayed { queued })))
+}
+
+/// The queued message.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Queued {
+    /// Its `webhook-id`.
+    message_id: String,
+}
+
+/// Sends the `webhook.test` event to this subscription alone.
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/test", tag = "webhook management",
+    responses((status = 202, body = Queued), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn send_test_event(
+    caller: Caller,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Queued>), ApiError> {
+    let owner = caller.may(WRITE)?;
+    let event = super::TestEvent {
+        subscription_id: id.clone(),
+        message: "A test event, sent on request.".into(),
+    };
+    let message_id = api
+        .outbox
+        .publish_to::<super::webhook_test>(owner, &id, &event)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(Queued { message_id })))
 }
 
 /// How long a refreshed subscription lives.

@@ -26,6 +26,20 @@ pub const WRITE: &str = "webhooks:write";
 /// The largest request body accepted (64 KiB).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// The payload of the test event.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TestEvent {
+    /// The subscription it was sent to.
+    pub subscription_id: String,
+    /// Says what this is.
+    pub message: String,
+}
+
+/// Sent by `POST /webhooks/subscriptions/{id}/test`, so a consumer can check its endpoint and
+/// its signature verification. Documented with the other webhooks when the API is mounted.
+#[crate::whpost("webhook.test", tags = ["webhook management"])]
+pub async fn webhook_test(data: TestEvent) {}
+
 /// The router's state.
 #[derive(Clone)]
 pub(crate) struct Api {
