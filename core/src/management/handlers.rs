@@ -177,6 +177,7 @@ pub(super) struct SubscriptionPage {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct PageQuery {
     /// The last id of the previous page.
     after: Option<String>,
@@ -185,6 +186,7 @@ pub(super) struct PageQuery {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CursorQuery {
     /// The first payload to return (default 1).
     cursor: Option<i64>,
@@ -231,7 +233,7 @@ fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
 
 /// The declared webhooks with their payload schemas.
 #[utoipa::path(get, path = "/webhooks/events", tag = "webhook management",
-    responses((status = 200, body = Vec<EventInfo>), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Vec<EventInfo>), (status = 401, description = "Missing or invalid credentials", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_events(
     caller: Caller,
     State(api): State<Api>,
@@ -242,9 +244,9 @@ async fn list_events(
 
 /// Creates a subscription; its secret is in this answer only.
 #[utoipa::path(post, path = "/webhooks/subscriptions", tag = "webhook management", request_body = CreateSubscription,
-    responses((status = 201, body = CreatedView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, description = "Created", body = CreatedView), (status = 401, description = "Missing or invalid credentials", body = ErrorBody), (status = 403, description = "The token lacks a scope", body = ErrorBody),
         (status = 409, description = "The same URL and events exist already", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
+        (status = 413, description = "The body is larger than 64 KiB", body = ErrorBody), (status = 422, description = "Invalid input", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_subscription(
     caller: Caller,
@@ -304,7 +306,7 @@ async fn create_subscription(
 
 /// The caller's subscriptions, a page at a time.
 #[utoipa::path(get, path = "/webhooks/subscriptions", tag = "webhook management", params(PageQuery),
-    responses((status = 200, body = SubscriptionPage), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = SubscriptionPage), (status = 401, description = "Missing or invalid credentials", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_subscriptions(
     caller: Caller,
     State(api): State<Api>,
@@ -326,8 +328,8 @@ async fn list_subscriptions(
 }
 
 /// One subscription.
-#[utoipa::path(get, path = "/webhooks/subscriptions/{id}", tag = "webhook management",
-    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/webhooks/subscriptions/{id}", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")),
+    responses((status = 200, description = "OK", body = SubscriptionView), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn get_subscription(
     caller: Caller,
     State(api): State<Api>,
@@ -340,8 +342,8 @@ async fn get_subscription(
 }
 
 /// Changes a subscription's URL, events or filter.
-#[utoipa::path(patch, path = "/webhooks/subscriptions/{id}", tag = "webhook management", request_body = UpdateSubscription,
-    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+#[utoipa::path(patch, path = "/webhooks/subscriptions/{id}", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")), request_body = UpdateSubscription,
+    responses((status = 200, description = "OK", body = SubscriptionView), (status = 404, description = "No such subscription for this owner", body = ErrorBody), (status = 422, description = "Invalid input", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn update_subscription(
     caller: Caller,
@@ -364,8 +366,8 @@ async fn update_subscription(
 }
 
 /// Deletes a subscription and its pending deliveries.
-#[utoipa::path(delete, path = "/webhooks/subscriptions/{id}", tag = "webhook management",
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/webhooks/subscriptions/{id}", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn delete_subscription(
     caller: Caller,
     State(api): State<Api>,
@@ -377,8 +379,8 @@ async fn delete_subscription(
 }
 
 /// Enables a subscription (after a 410, continuous failures, or a manual disable).
-#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/enable", tag = "webhook management",
-    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/enable", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")),
+    responses((status = 200, description = "OK", body = SubscriptionView), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn enable_subscription(
     caller: Caller,
     State(api): State<Api>,
@@ -388,8 +390,8 @@ async fn enable_subscription(
 }
 
 /// Disables a subscription; its deliveries wait until it is enabled.
-#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/disable", tag = "webhook management",
-    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/disable", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")),
+    responses((status = 200, description = "OK", body = SubscriptionView), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn disable_subscription(
     caller: Caller,
     State(api): State<Api>,
@@ -415,8 +417,8 @@ async fn set_enabled(
 }
 
 /// A new signing secret; the old one keeps signing for 24 hours.
-#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/rotate-secret", tag = "webhook management",
-    responses((status = 200, body = SecretView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/rotate-secret", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")),
+    responses((status = 200, description = "OK", body = SecretView), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn rotate_secret(
     caller: Caller,
     State(api): State<Api>,
@@ -433,8 +435,8 @@ async fn rotate_secret(
 }
 
 /// Sends one message to the subscription again (a new delivery with the same `webhook-id`).
-#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/messages/{message}/resend", tag = "webhook management",
-    responses((status = 202, description = "Queued"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/messages/{message}/resend", tag = "webhook management", params(("id" = String, Path, description = "The subscription id"), ("message" = String, Path, description = "The message id")),
+    responses((status = 202, description = "Queued"), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn resend_message(
     caller: Caller,
     State(api): State<Api>,
@@ -460,8 +462,8 @@ pub(super) struct Replayed {
 }
 
 /// Sends again every message the subscription was given since a time.
-#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/replay", tag = "webhook management", request_body = Replay,
-    responses((status = 202, body = Replayed), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/replay", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")), request_body = Replay,
+    responses((status = 202, description = "Accepted", body = Replayed), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn replay_messages(
     caller: Caller,
     State(api): State<Api>,
@@ -481,8 +483,8 @@ pub(super) struct Queued {
 }
 
 /// Sends the `webhook.test` event to this subscription alone.
-#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/test", tag = "webhook management",
-    responses((status = 202, body = Queued), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/test", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")),
+    responses((status = 202, description = "Accepted", body = Queued), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn send_test_event(
     caller: Caller,
     State(api): State<Api>,
@@ -509,8 +511,8 @@ pub(super) struct Refresh {
 }
 
 /// Extends the subscription's lease: an expired subscription stops receiving.
-#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/refresh", tag = "webhook management", request_body = Refresh,
-    responses((status = 200, body = SubscriptionView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/webhooks/subscriptions/{id}/refresh", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")), request_body = Refresh,
+    responses((status = 200, description = "OK", body = SubscriptionView), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn refresh_subscription(
     caller: Caller,
     State(api): State<Api>,
@@ -523,8 +525,8 @@ async fn refresh_subscription(
 }
 
 /// The subscription's payloads from `cursor` on: consumers may ignore deliveries and poll.
-#[utoipa::path(get, path = "/webhooks/subscriptions/{id}/payloads", tag = "webhook management", params(CursorQuery),
-    responses((status = 200, body = PayloadPage), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/webhooks/subscriptions/{id}/payloads", tag = "webhook management", params(("id" = String, Path, description = "The subscription id"), CursorQuery),
+    responses((status = 200, description = "OK", body = PayloadPage), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_payloads(
     caller: Caller,
     State(api): State<Api>,
@@ -545,8 +547,8 @@ async fn list_payloads(
 }
 
 /// Every attempt to deliver a message to the caller's subscriptions.
-#[utoipa::path(get, path = "/webhooks/messages/{id}/attempts", tag = "webhook management",
-    responses((status = 200, body = Vec<Object>), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/webhooks/messages/{id}/attempts", tag = "webhook management", params(("id" = String, Path, description = "The message id")),
+    responses((status = 200, description = "OK", body = Vec<Object>), (status = 401, description = "Missing or invalid credentials", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_attempts(
     caller: Caller,
     State(api): State<Api>,
