@@ -7,7 +7,9 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::filter::Filter;
-use super::outbox::{duration_ms, Outbox, StoredSecret, SubscriptionInfo};
+use super::outbox::{
+    duration_ms, subscription_info, Outbox, StoredSecret, SubscriptionInfo, SUBSCRIPTION_COLUMNS,
+};
 use super::store::{now_ms, on_pool};
 use super::OutboxError;
 use crate::signing::Secret;
@@ -59,21 +61,19 @@ impl Outbox {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<SubscriptionInfo>, OutboxError> {
-        let ids: Vec<String> = on_pool!(&self.pool, |pool| {
-            sqlx::query_scalar(
-                "SELECT id FROM hookspec_subscriptions WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3",
-            )
-            .bind(owner)
-            .bind(after.unwrap_or(""))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?
-        });
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            found.push(self.subscription(&id).await?);
-        }
-        Ok(found)
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM hookspec_subscriptions \
+             WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        on_pool!(&self.pool, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(owner)
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|row| subscription_info!(row)).collect()
+        })
     }
 
     /// Whether `owner` already has a subscription to `url` for exactly these events.

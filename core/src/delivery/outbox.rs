@@ -34,6 +34,30 @@ impl std::fmt::Debug for Outbox {
     }
 }
 
+/// The columns `subscription_info!` reads.
+pub(crate) const SUBSCRIPTION_COLUMNS: &str =
+    "id, owner, url, events, filter, enabled, disabled_reason, failing_since, expires_at";
+
+/// A `SubscriptionInfo` from a row of either backend holding [`SUBSCRIPTION_COLUMNS`].
+macro_rules! subscription_info {
+    ($row:expr) => {{
+        let row = &$row;
+        let events: String = row.try_get("events")?;
+        Ok::<SubscriptionInfo, OutboxError>(SubscriptionInfo {
+            id: row.try_get("id")?,
+            owner: row.try_get("owner")?,
+            url: row.try_get("url")?,
+            events: serde_json::from_str(&events)?,
+            filter: row.try_get("filter")?,
+            enabled: row.try_get("enabled")?,
+            disabled_reason: row.try_get("disabled_reason")?,
+            failing_since: row.try_get("failing_since")?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    }};
+}
+pub(crate) use subscription_info;
+
 /// A subscription to create.
 #[derive(Clone, Debug)]
 #[must_use]
@@ -345,23 +369,12 @@ impl Outbox {
 
     /// A subscription, without its secrets.
     pub async fn subscription(&self, id: &str) -> Result<SubscriptionInfo, OutboxError> {
-        let sql = "SELECT id, owner, url, events, filter, enabled, disabled_reason, failing_since, expires_at \
-                   FROM hookspec_subscriptions WHERE id = $1";
+        let sql =
+            format!("SELECT {SUBSCRIPTION_COLUMNS} FROM hookspec_subscriptions WHERE id = $1");
         on_pool!(&self.pool, |pool| {
-            let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
+            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
             let row = row.ok_or_else(|| OutboxError::NotFound(id.to_owned()))?;
-            let events: String = row.try_get("events")?;
-            Ok(SubscriptionInfo {
-                id: row.try_get("id")?,
-                owner: row.try_get("owner")?,
-                url: row.try_get("url")?,
-                events: serde_json::from_str(&events)?,
-                filter: row.try_get("filter")?,
-                enabled: row.try_get("enabled")?,
-                disabled_reason: row.try_get("disabled_reason")?,
-                failing_since: row.try_get("failing_since")?,
-                expires_at: row.try_get("expires_at")?,
-            })
+            subscription_info!(row)
         })
     }
 
