@@ -3,7 +3,7 @@
 //! publish-to-receipt latency at a fixed rate.
 //!
 //! ```text
-//! cargo run --release -p hookspec-bench --bin delivery_load -- [--events N] [--runs R] [--postgres URL]
+//! cargo run --release -p hookspec-bench --bin delivery_load -- [--events N] [--runs R] [--postgres URL] [--only sqlite|postgres]
 //! ```
 //! Prints a Markdown table (also used by bench/run.sh for BENCHMARKS.md).
 
@@ -32,6 +32,7 @@ pub struct Tick {
 pub async fn tick(data: Tick) {}
 
 const CONCURRENCY: usize = 32;
+const PUBLISHERS: usize = 16;
 
 /// A loopback receiver that counts requests and records each one's latency from the
 /// `published_at_us` in its body.
@@ -177,11 +178,29 @@ async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, 
         .subscribe(Subscription::new(&receiver.url))
         .await
         .unwrap();
+    // Publishers work side by side, as request handlers of an API would.
     let started = Instant::now();
-    for seq in 0..events {
-        outbox.publish::<tick>(&body(seq as u64)).await.unwrap();
+    let next = Arc::new(AtomicUsize::new(0));
+    let publishers: Vec<_> = (0..PUBLISHERS)
+        .map(|_| {
+            let (outbox, next) = (outbox.clone(), Arc::clone(&next));
+            tokio::spawn(async move {
+                loop {
+                    let seq = next.fetch_add(1, Ordering::Relaxed);
+                    if seq >= events {
+                        break;
+                    }
+                    outbox.publish::<tick>(&body(seq as u64)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.await.unwrap();
     }
     let publish_rate = events as f64 / started.elapsed().as_secs_f64();
+    // On stderr, for a profiler to attach to just this phase.
+    eprintln!("delivering {events} events from {backend}");
     let started = Instant::now();
     let dispatcher = outbox.dispatcher(config()).spawn();
     while receiver.count.load(Ordering::Relaxed) < events {
@@ -229,6 +248,7 @@ struct Args {
     runs: usize,
     rate: u64,
     postgres: Option<String>,
+    only: Option<String>,
 }
 
 fn args() -> Args {
@@ -237,6 +257,7 @@ fn args() -> Args {
         runs: 3,
         rate: 200,
         postgres: std::env::var("HOOKSPEC_TEST_DATABASE_URL").ok(),
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -246,6 +267,7 @@ fn args() -> Args {
             "--runs" => args.runs = value.parse().expect("--runs R"),
             "--rate" => args.rate = value.parse().expect("--rate EVENTS_PER_SECOND"),
             "--postgres" => args.postgres = Some(value),
+            "--only" => args.only = Some(value),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -264,6 +286,7 @@ async fn main() {
     if args.postgres.is_some() {
         backends.push("postgres");
     }
+    backends.retain(|b| args.only.as_deref().is_none_or(|only| only == *b));
     println!("| measure | backend | median (min–max) | ratio to ceiling |");
     println!("|---|---|---|---|");
     let mut ceilings = Vec::new();
@@ -289,7 +312,7 @@ async fn main() {
             cell(&rates)
         );
         println!(
-            "| publishes/s (one transaction each) | {backend} | {} | - |",
+            "| publishes/s ({PUBLISHERS} publishers, one transaction each) | {backend} | {} | - |",
             cell(&publishes)
         );
         let (p50, p99) = latency(backend, args.postgres.as_deref(), args.rate, 5).await;

@@ -159,6 +159,8 @@ impl App {
         self.bind(addr).await?.run().await
     }
 
+    // Only the management API changes the app on its way out.
+    #[cfg_attr(not(feature = "management"), allow(unused_mut))]
     fn into_parts(mut self) -> Result<(Router, OpenApi), AppError> {
         #[cfg(feature = "management")]
         let mut catalogue = None;

@@ -1,6 +1,6 @@
 //! The dispatcher: claims due deliveries, sends them signed, records every attempt, retries.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -142,44 +142,27 @@ impl Dispatcher {
 }
 
 async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(shared.config.concurrency.max(1)));
+    let concurrency = shared.config.concurrency.max(1);
+    let slots = Arc::new(Semaphore::new(concurrency));
     let (done, results) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record(Arc::clone(&shared), results));
-    let mut next_purge = Instant::now();
-    let mut ready: VecDeque<Job> = VecDeque::new();
-    while !*stopped.borrow() {
-        if Instant::now() >= next_purge {
-            next_purge = Instant::now() + Duration::from_secs(3600);
-            if let Err(e) = shared.outbox.purge(shared.config.retention).await {
-                tracing::warn!(error = %e, "purging old messages failed");
-            }
-        }
-        // Claim ahead of the free slots, so a slot that frees up finds work waiting rather
-        // than a claim round trip for one delivery.
-        let wanted = 2 * shared.config.concurrency.max(1);
-        if ready.len() < wanted / 2 {
-            match shared.claim(wanted - ready.len()).await {
-                Ok(jobs) => ready.extend(jobs),
-                Err(e) => tracing::warn!(error = %e, "claiming deliveries failed"),
-            }
-        }
-        let Some(job) = ready.pop_front() else {
-            let wait = shared.idle_wait().await;
-            tokio::select! {
-                () = shared.outbox.published.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-                _ = stopped.changed() => {}
-            }
-            continue;
-        };
+    // Claimed deliveries wait here, so a slot that frees up finds work at once rather than
+    // a round trip to the database: claiming runs beside delivering, never in its way.
+    let (queue, mut claimed) = mpsc::channel(4 * concurrency);
+    let claimer = tokio::spawn(claim_ahead(Arc::clone(&shared), queue, stopped.clone()));
+    loop {
         let permit = tokio::select! {
+            biased;
+            () = stop_requested(&mut stopped) => break,
             permit = Arc::clone(&slots).acquire_owned() => permit,
-            _ = stopped.changed() => {
-                ready.push_front(job);
-                continue;
-            }
         };
         let Ok(permit) = permit else { break };
+        let job = tokio::select! {
+            biased;
+            () = stop_requested(&mut stopped) => break,
+            job = claimed.recv() => job,
+        };
+        let Some(job) = job else { break };
         let (shared, done) = (Arc::clone(&shared), done.clone());
         tokio::spawn(async move {
             if let Some(outcome) = shared.deliver(&job).await {
@@ -188,19 +171,85 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
             drop(permit);
         });
     }
+    let _ = claimer.await;
     // Claimed but never started: give them back now rather than when their leases expire.
-    for job in ready {
-        let _ = shared
-            .outbox
-            .pool
-            .release(job.delivery, &shared.owner, now_ms())
-            .await;
+    claimed.close();
+    let mut unstarted = Vec::new();
+    while let Some(job) = claimed.recv().await {
+        unstarted.push(job.delivery);
+    }
+    if let Err(e) = shared
+        .outbox
+        .bookkeeping
+        .release(&unstarted, &shared.owner, now_ms())
+        .await
+    {
+        tracing::warn!(error = %e, "releasing unstarted deliveries failed; their leases will expire");
     }
     // Graceful stop: wait for the attempts in flight, then for their outcomes to be recorded.
-    let all = u32::try_from(shared.config.concurrency.max(1)).unwrap_or(u32::MAX);
+    let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
     drop(done);
     let _ = recorder.await;
+}
+
+/// Resolves once a stop is asked for. A dropped handle never asks: the dispatcher then runs
+/// for as long as the runtime does, like any detached task.
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    if stopped.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Keeps `queue` stocked with claimed deliveries, claiming a batch whenever there is room for
+/// one, and otherwise sleeping until something is published or falls due.
+async fn claim_ahead(
+    shared: Arc<Shared>,
+    queue: mpsc::Sender<Job>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let batch = 2 * shared.config.concurrency.max(1);
+    let mut next_purge = Instant::now();
+    loop {
+        let room = tokio::select! {
+            biased;
+            () = stop_requested(&mut stopped) => return,
+            room = queue.reserve_many(batch) => room,
+        };
+        let Ok(room) = room else { return };
+        if Instant::now() >= next_purge {
+            next_purge = Instant::now() + Duration::from_secs(3600);
+            if let Err(e) = shared.outbox.purge(shared.config.retention).await {
+                tracing::warn!(error = %e, "purging old messages failed");
+            }
+        }
+        // Listen before claiming, so a publish that lands during the claim still wakes us.
+        let published = shared.outbox.published.notified();
+        tokio::pin!(published);
+        published.as_mut().enable();
+        let jobs = match shared.claim(batch).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming deliveries failed");
+                Vec::new()
+            }
+        };
+        let full = jobs.len() == batch;
+        for (slot, job) in room.zip(jobs) {
+            slot.send(job);
+        }
+        if full {
+            continue;
+        }
+        // Everything due has been claimed (or belongs to a subscription at its limit, which
+        // a short pause lets drain rather than spinning on the database).
+        let wait = shared.idle_wait().await.max(Duration::from_millis(5));
+        tokio::select! {
+            () = &mut published => {}
+            () = tokio::time::sleep(wait) => {}
+            () = stop_requested(&mut stopped) => return,
+        }
+    }
 }
 
 /// Records outcomes in batches: whatever finished while the previous batch was being written
@@ -209,7 +258,12 @@ async fn record(shared: Arc<Shared>, mut results: mpsc::UnboundedReceiver<(Job, 
     const BATCH: usize = 256;
     let mut batch = Vec::with_capacity(BATCH);
     while results.recv_many(&mut batch, BATCH).await > 0 {
-        match shared.outbox.pool.finish(&shared.owner, &batch).await {
+        match shared
+            .outbox
+            .bookkeeping
+            .finish(&shared.owner, &batch)
+            .await
+        {
             Ok(finished) => {
                 for ((job, outcome), finished) in batch.iter().zip(finished) {
                     shared.count(job, outcome, finished);
@@ -236,7 +290,7 @@ impl Shared {
         let now = now_ms();
         let limit = i64::try_from(free).unwrap_or(i64::MAX);
         let lease_until = now + duration_ms(self.config.lease);
-        let pool = &self.outbox.pool;
+        let pool = &self.outbox.bookkeeping;
         let ids = pool
             .claim(&self.owner, now, lease_until, limit, &busy)
             .await?;
@@ -246,7 +300,7 @@ impl Shared {
     /// Sleeps until the next delivery falls due, at most the poll interval.
     async fn idle_wait(&self) -> Duration {
         let poll = self.config.poll_interval;
-        match self.outbox.pool.next_due().await {
+        match self.outbox.bookkeeping.next_due().await {
             Ok(Some(due)) => {
                 Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0)).min(poll)
             }
@@ -259,8 +313,8 @@ impl Shared {
         if let Some(wait) = self.hold(job) {
             let _ = self
                 .outbox
-                .pool
-                .release(job.delivery, &self.owner, now_ms() + duration_ms(wait))
+                .bookkeeping
+                .release(&[job.delivery], &self.owner, now_ms() + duration_ms(wait))
                 .await;
             return None;
         }

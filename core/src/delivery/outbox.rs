@@ -20,6 +20,9 @@ use crate::Webhook;
 #[derive(Clone)]
 pub struct Outbox {
     pub(crate) pool: Pool,
+    /// What dispatchers record their work in: on PostgreSQL, connections that commit
+    /// asynchronously (see `Pool::postgres`); on SQLite, the same connection.
+    pub(crate) bookkeeping: Pool,
     pub(crate) ssrf: Arc<SsrfPolicy>,
     pub(crate) published: Arc<Notify>,
     /// Adds a `v1a` (ed25519) signature to every delivery, beside the `v1` ones.
@@ -283,18 +286,21 @@ impl Outbox {
     /// Opens (creating it if needed) a SQLite outbox, e.g. `sqlite://hooks.db`, in WAL mode,
     /// and runs the embedded migrations. One process should dispatch from it.
     pub async fn sqlite(url: &str) -> Result<Outbox, OutboxError> {
-        Ok(Self::with_pool(Pool::sqlite(url).await?))
+        let pool = Pool::sqlite(url).await?;
+        Ok(Self::with_pools(pool.clone(), pool))
     }
 
     /// Opens a PostgreSQL outbox and runs the embedded migrations. Several processes may
     /// publish and dispatch from it at once.
     pub async fn postgres(url: &str) -> Result<Outbox, OutboxError> {
-        Ok(Self::with_pool(Pool::postgres(url).await?))
+        let (pool, bookkeeping) = Pool::postgres(url).await?;
+        Ok(Self::with_pools(pool, bookkeeping))
     }
 
-    fn with_pool(pool: Pool) -> Outbox {
+    fn with_pools(pool: Pool, bookkeeping: Pool) -> Outbox {
         Outbox {
             pool,
+            bookkeeping,
             ssrf: Arc::new(SsrfPolicy::default()),
             published: Arc::new(Notify::new()),
             signing_key: None,

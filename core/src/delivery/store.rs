@@ -53,15 +53,23 @@ impl Pool {
         Ok(pool)
     }
 
-    pub(crate) async fn postgres(url: &str) -> Result<Pool, OutboxError> {
+    /// The pool for publishing and administration, and the dispatcher's pool for its own
+    /// bookkeeping (claims, leases, outcomes).
+    pub(crate) async fn postgres(url: &str) -> Result<(Pool, Pool), OutboxError> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         let pool = Pool::Postgres(pool);
         pool.migrate().await?;
-        Ok(pool)
+        // Bookkeeping commits without waiting for the WAL flush. A database crash can forget
+        // its last moments, which only sends those deliveries again (at-least-once) and never
+        // loses one: events are published through the other pool, with full durability.
+        let bookkeeping = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
+        Ok((pool, Pool::Postgres(bookkeeping)))
     }
 
     async fn migrate(&self) -> Result<(), OutboxError> {
@@ -119,22 +127,19 @@ impl Pool {
         const DUE: &str = "d.status = 'pending' AND d.next_attempt_at <= $3 \
             AND (d.lease_until IS NULL OR d.lease_until < $3) AND s.enabled \
             AND (s.expires_at IS NULL OR s.expires_at > $3)";
-        // The busy subscriptions go in as a JSON array, which both backends can expand.
-        let (busy_ids, lock) = match self {
-            Pool::Postgres(_) => (
-                "SELECT jsonb_array_elements_text($5::jsonb)",
-                "FOR UPDATE OF d SKIP LOCKED",
-            ),
-            Pool::Sqlite(_) => ("SELECT value FROM json_each($5)", ""),
+        let lock = match self {
+            Pool::Postgres(_) => "FOR UPDATE OF d SKIP LOCKED",
+            Pool::Sqlite(_) => "",
         };
+        let busy_ids = self.json_values(5);
         let sql = format!(
             "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
                SELECT d.id FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-               WHERE {DUE} AND d.subscription_id NOT IN ({busy_ids}) \
+               WHERE {DUE} AND d.subscription_id NOT IN (SELECT value FROM {busy_ids}) \
                ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
              RETURNING id"
         );
-        let busy = serde_json::to_string(busy).unwrap_or_else(|_| "[]".into());
+        let busy = serde_json::to_string(busy)?;
         let ids = on_pool!(self, |pool| {
             sqlx::query_scalar(&sql)
                 .bind(owner)
@@ -171,18 +176,20 @@ impl Pool {
         let sql = format!(
             "SELECT d.id, d.attempts, m.id AS message_id, m.event, m.method, m.payload, \
                s.id AS subscription_id, s.url, s.secrets, s.rate_limit \
-             FROM hookspec_deliveries d \
+             FROM hookspec_deliveries d{} \
              JOIN hookspec_messages m ON m.id = d.message_id \
              JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-             WHERE d.lease_owner = $1 AND d.status = 'pending' AND d.id IN ({})",
-            placeholders(2, deliveries.len())
+             WHERE d.lease_owner = $1 AND d.status = 'pending' AND {}",
+            self.by_key(),
+            self.key_in("d.id", 2)
         );
+        let ids = serde_json::to_string(deliveries)?;
         on_pool!(self, |pool| {
-            let mut query = sqlx::query(&sql).bind(owner);
-            for id in deliveries {
-                query = query.bind(id);
-            }
-            let rows = query.fetch_all(pool).await?;
+            let rows = sqlx::query(&sql)
+                .bind(owner)
+                .bind(&ids)
+                .fetch_all(pool)
+                .await?;
             rows.iter()
                 .map(|row| {
                     Ok(Job {
@@ -223,64 +230,32 @@ impl Pool {
             let successes: Vec<usize> = (0..results.len())
                 .filter(|i| results[*i].1.success)
                 .collect();
-            if !successes.is_empty() {
-                let now = successes
-                    .iter()
-                    .map(|i| results[*i].1.attempted_at)
-                    .max()
-                    .unwrap_or_else(now_ms);
-                let sql = format!(
-                    "UPDATE hookspec_deliveries SET status = 'succeeded', attempts = attempts + 1, \
-                       next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
-                     WHERE lease_owner = $2 AND status = 'pending' AND id IN ({}) RETURNING id",
-                    placeholders(3, successes.len())
-                );
-                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(now).bind(owner);
-                for i in &successes {
-                    query = query.bind(results[*i].0.delivery);
-                }
-                let updated: std::collections::HashSet<i64> =
-                    query.fetch_all(&mut *tx).await?.into_iter().collect();
-                let rows: Vec<usize> = successes
+            if let Some(batch) = SuccessBatch::new(self, results, &successes)? {
+                let updated: std::collections::HashSet<i64> = sqlx::query_scalar(&batch.sql[0])
+                    .bind(batch.now)
+                    .bind(owner)
+                    .bind(&batch.deliveries)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let recorded: Vec<usize> = successes
                     .into_iter()
                     .filter(|i| updated.contains(&results[*i].0.delivery))
                     .collect();
-                if !rows.is_empty() {
-                    let values: Vec<String> = (0..rows.len())
-                        .map(|r| format!("({})", placeholders(r * 6 + 1, 6)))
-                        .collect();
-                    let sql = format!(
-                        "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) VALUES {}",
-                        values.join(", ")
-                    );
-                    let mut query = sqlx::query(&sql);
-                    for i in &rows {
-                        let (job, o) = &results[*i];
-                        query = query
-                            .bind(job.delivery)
-                            .bind(o.attempted_at)
-                            .bind(o.status_code)
-                            .bind(o.error.as_deref())
-                            .bind(o.latency_ms)
-                            .bind(o.excerpt.as_deref());
-                    }
-                    query.execute(&mut *tx).await?;
-                    let subscriptions: std::collections::BTreeSet<&str> = rows
-                        .iter()
-                        .map(|i| results[*i].0.subscription_id.as_str())
-                        .collect();
-                    let sql = format!(
-                        "UPDATE hookspec_subscriptions SET failing_since = NULL WHERE failing_since IS NOT NULL AND id IN ({})",
-                        placeholders(1, subscriptions.len())
-                    );
-                    let mut query = sqlx::query(&sql);
-                    for id in subscriptions {
-                        query = query.bind(id);
-                    }
-                    query.execute(&mut *tx).await?;
-                    for i in rows {
-                        finished[i].recorded = true;
-                    }
+                if !recorded.is_empty() {
+                    let (attempts, subscriptions) = batch.rows(results, &recorded)?;
+                    sqlx::query(&batch.sql[1])
+                        .bind(attempts)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(&batch.sql[2])
+                        .bind(subscriptions)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for i in recorded {
+                    finished[i].recorded = true;
                 }
             }
             for (i, (job, outcome)) in results.iter().enumerate().filter(|(_, (_, o))| !o.success) {
@@ -359,23 +334,30 @@ impl Pool {
         })
     }
 
-    /// Gives a claimed delivery back without an attempt, due again at `at`.
+    /// Gives claimed deliveries back without an attempt, due again at `at`.
     pub(crate) async fn release(
         &self,
-        delivery: i64,
+        deliveries: &[i64],
         owner: &str,
         at: i64,
     ) -> Result<(), OutboxError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE hookspec_deliveries{} SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1 \
+             WHERE lease_owner = $2 AND {}",
+            self.by_key(),
+            self.key_in("id", 3)
+        );
+        let ids = serde_json::to_string(deliveries)?;
         on_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE hookspec_deliveries SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1 \
-                 WHERE id = $2 AND lease_owner = $3",
-            )
-            .bind(at)
-            .bind(delivery)
-            .bind(owner)
-            .execute(pool)
-            .await?;
+            sqlx::query(&sql)
+                .bind(at)
+                .bind(owner)
+                .bind(&ids)
+                .execute(pool)
+                .await?;
             Ok(())
         })
     }
@@ -448,12 +430,122 @@ pub(crate) struct Outcome {
     pub(crate) failing_cutoff: Option<i64>,
 }
 
-/// `$start, $start+1, ...` for `count` values.
-fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+impl Pool {
+    /// A table of the values of the JSON array bound at `$n`, one row each in a column named
+    /// `value`. Lists travel as one JSON parameter so that a statement has one text whatever
+    /// the number of values, and is prepared once and then reused from the cache.
+    fn json_values(&self, n: usize) -> String {
+        match self {
+            Pool::Sqlite(_) => format!("json_each(${n})"),
+            Pool::Postgres(_) => format!("jsonb_array_elements_text(${n}::jsonb)"),
+        }
+    }
+
+    /// `column` is one of the ids in the JSON array bound at `$n`, written so that each id
+    /// is looked up by key. Without it both planners may prefer the `(status, ...)` index,
+    /// as a statement also asks for `status = 'pending'`, and read every pending row.
+    fn key_in(&self, column: &str, n: usize) -> String {
+        let ids = format!("SELECT CAST(value AS BIGINT) FROM {}", self.json_values(n));
+        match self {
+            Pool::Sqlite(_) => format!("{column} IN ({ids})"),
+            Pool::Postgres(_) => format!("{column} = ANY(ARRAY({ids}))"),
+        }
+    }
+
+    /// After a table's name: on SQLite, read it by key only (see [`key_in`](Self::key_in)).
+    fn by_key(&self) -> &'static str {
+        match self {
+            Pool::Sqlite(_) => " NOT INDEXED",
+            Pool::Postgres(_) => "",
+        }
+    }
+
+    /// Like [`json_values`](Self::json_values), for an array of arrays read with `value->>i`.
+    fn json_rows(&self, n: usize) -> String {
+        match self {
+            Pool::Sqlite(_) => format!("json_each(${n})"),
+            Pool::Postgres(_) => format!("jsonb_array_elements(${n}::jsonb)"),
+        }
+    }
+}
+
+/// The three statements that record a batch of successful attempts, and their parameters.
+struct SuccessBatch {
+    sql: [String; 3],
+    now: i64,
+    deliveries: String,
+}
+
+impl SuccessBatch {
+    fn new(
+        pool: &Pool,
+        results: &[(Job, Outcome)],
+        successes: &[usize],
+    ) -> Result<Option<SuccessBatch>, OutboxError> {
+        let Some(now) = successes.iter().map(|i| results[*i].1.attempted_at).max() else {
+            return Ok(None);
+        };
+        let deliveries: Vec<i64> = successes.iter().map(|i| results[*i].0.delivery).collect();
+        let int = |i: usize| format!("CAST(value->>{i} AS BIGINT)");
+        let sql = [
+            format!(
+                "UPDATE hookspec_deliveries{} SET status = 'succeeded', attempts = attempts + 1, \
+                   next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
+                 WHERE lease_owner = $2 AND status = 'pending' AND {} RETURNING id",
+                pool.by_key(),
+                pool.key_in("id", 3)
+            ),
+            format!(
+                "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
+                 SELECT {}, {}, {}, value->>3, {}, value->>5 FROM {}",
+                int(0),
+                int(1),
+                int(2),
+                int(4),
+                pool.json_rows(1)
+            ),
+            format!(
+                "UPDATE hookspec_subscriptions SET failing_since = NULL \
+                 WHERE failing_since IS NOT NULL AND id IN (SELECT value FROM {})",
+                pool.json_values(1)
+            ),
+        ];
+        Ok(Some(SuccessBatch {
+            sql,
+            now,
+            deliveries: serde_json::to_string(&deliveries)?,
+        }))
+    }
+
+    /// The attempts to insert and the subscriptions that stop failing, as JSON parameters.
+    fn rows(
+        &self,
+        results: &[(Job, Outcome)],
+        recorded: &[usize],
+    ) -> Result<(String, String), OutboxError> {
+        let attempts: Vec<_> = recorded
+            .iter()
+            .map(|i| {
+                let (job, o) = &results[*i];
+                (
+                    job.delivery,
+                    o.attempted_at,
+                    o.status_code,
+                    o.error.as_deref(),
+                    o.latency_ms,
+                    o.excerpt.as_deref(),
+                )
+            })
+            .collect();
+        let subscriptions: std::collections::BTreeSet<&str> = recorded
+            .iter()
+            .map(|i| results[*i].0.subscription_id.as_str())
+            .collect();
+        Ok((
+            serde_json::to_string(&attempts)?,
+            serde_json::to_string(&subscriptions)?,
+        ))
+    }
 }
 
 /// Milliseconds since the Unix epoch.
