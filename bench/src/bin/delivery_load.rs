@@ -144,14 +144,25 @@ fn config() -> DispatchConfig {
     }
 }
 
-async fn open(backend: &str, postgres: Option<&str>) -> Outbox {
-    let outbox = match backend {
+/// A fresh outbox for one measurement, and what to delete afterwards.
+struct Store {
+    outbox: Outbox,
+    sqlite_file: Option<std::path::PathBuf>,
+    postgres_database: Option<(String, String)>,
+}
+
+async fn open(backend: &str, postgres: Option<&str>) -> Store {
+    let mut store = match backend {
         "sqlite" => {
             let path =
                 std::env::temp_dir().join(format!("hookspec-bench-{}.db", rand::random::<u64>()));
-            Outbox::sqlite(&format!("sqlite://{}", path.display()))
-                .await
-                .unwrap()
+            Store {
+                outbox: Outbox::sqlite(&format!("sqlite://{}", path.display()))
+                    .await
+                    .unwrap(),
+                sqlite_file: Some(path),
+                postgres_database: None,
+            }
         }
         _ => {
             let server = postgres.unwrap();
@@ -164,16 +175,44 @@ async fn open(backend: &str, postgres: Option<&str>) -> Outbox {
             admin.close().await;
             let mut url = reqwest::Url::parse(server).unwrap();
             url.set_path(&name);
-            Outbox::postgres(url.as_str()).await.unwrap()
+            Store {
+                outbox: Outbox::postgres(url.as_str()).await.unwrap(),
+                sqlite_file: None,
+                postgres_database: Some((server.to_owned(), name)),
+            }
         }
     };
-    outbox.ssrf_policy(SsrfPolicy::new().allow("127.0.0.1/32").unwrap())
+    store.outbox = store
+        .outbox
+        .ssrf_policy(SsrfPolicy::new().allow("127.0.0.1/32").unwrap());
+    store
+}
+
+impl Store {
+    /// Deletes the database, so that repeated runs leave nothing behind (an idle database
+    /// full of dead rows still costs the next run its autovacuum).
+    async fn remove(self) {
+        drop(self.outbox);
+        if let Some(path) = self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+        if let Some((server, name)) = self.postgres_database {
+            let admin = sqlx::PgPool::connect(&server).await.unwrap();
+            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await;
+            admin.close().await;
+        }
+    }
 }
 
 /// Durable throughput: publish `events` (timed apart), then deliver them all.
 async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, f64) {
     let receiver = receiver().await;
-    let outbox = open(backend, postgres).await;
+    let store = open(backend, postgres).await;
+    let outbox = store.outbox.clone();
     outbox
         .subscribe(Subscription::new(&receiver.url))
         .await
@@ -208,13 +247,16 @@ async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, 
     }
     let rate = events as f64 / started.elapsed().as_secs_f64();
     dispatcher.shutdown().await;
+    drop(outbox);
+    store.remove().await;
     (rate, publish_rate)
 }
 
 /// Publish-to-receipt latency (p50, p99 in ms) at `rate` events per second for `seconds`.
 async fn latency(backend: &str, postgres: Option<&str>, rate: u64, seconds: u64) -> (f64, f64) {
     let receiver = receiver().await;
-    let outbox = open(backend, postgres).await;
+    let store = open(backend, postgres).await;
+    let outbox = store.outbox.clone();
     outbox
         .subscribe(Subscription::new(&receiver.url))
         .await
@@ -230,6 +272,8 @@ async fn latency(backend: &str, postgres: Option<&str>, rate: u64, seconds: u64)
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     dispatcher.shutdown().await;
+    drop(outbox);
+    store.remove().await;
     let mut latencies: Vec<f64> = receiver
         .latencies_us
         .lock()
@@ -289,32 +333,41 @@ async fn main() {
     backends.retain(|b| args.only.as_deref().is_none_or(|only| only == *b));
     println!("| measure | backend | median (min–max) | ratio to ceiling |");
     println!("|---|---|---|---|");
+    // Each durable run follows a ceiling run of its own, and its ratio is to that ceiling:
+    // the machines drift between runs more than the figures differ.
     let mut ceilings = Vec::new();
+    let mut measured: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> =
+        vec![Default::default(); backends.len()];
     for _ in 0..args.runs {
-        let receiver = receiver().await;
-        ceilings.push(ceiling(&receiver, args.events).await);
+        for (backend, (rates, publishes, ratios)) in backends.iter().zip(&mut measured) {
+            let receiver = receiver().await;
+            let ceiling = ceiling(&receiver, args.events).await;
+            let (rate, publish) = durable(backend, args.postgres.as_deref(), args.events).await;
+            ceilings.push(ceiling);
+            rates.push(rate);
+            publishes.push(publish);
+            ratios.push(rate / ceiling);
+        }
     }
-    let ceiling_median = summarize(&ceilings).median;
     println!(
         "| ceiling: signed POSTs/s, no storage | - | {} | 1.00 |",
         cell(&ceilings)
     );
-    for backend in backends {
-        let (mut rates, mut publishes) = (Vec::new(), Vec::new());
-        for _ in 0..args.runs {
-            let (rate, publish) = durable(backend, args.postgres.as_deref(), args.events).await;
-            rates.push(rate);
-            publishes.push(publish);
-        }
-        let ratio = summarize(&rates).median / ceiling_median;
+    for (backend, (rates, publishes, ratios)) in backends.iter().zip(&measured) {
+        let ratio = summarize(ratios);
         println!(
-            "| durable deliveries/s | {backend} | {} | {ratio:.2} |",
-            cell(&rates)
+            "| durable deliveries/s | {backend} | {} | {:.2} ({:.2}–{:.2}) |",
+            cell(rates),
+            ratio.median,
+            ratio.min,
+            ratio.max
         );
         println!(
             "| publishes/s ({PUBLISHERS} publishers, one transaction each) | {backend} | {} | - |",
-            cell(&publishes)
+            cell(publishes)
         );
+    }
+    for backend in &backends {
         let (p50, p99) = latency(backend, args.postgres.as_deref(), args.rate, 5).await;
         println!("| publish-to-receipt latency at {} events/s, p50 / p99 | {backend} | {p50:.1} ms / {p99:.1} ms | - |", args.rate);
     }

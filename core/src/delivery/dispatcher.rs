@@ -1,8 +1,7 @@
 //! The dispatcher: claims due deliveries, sends them signed, records every attempt, retries.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
@@ -11,6 +10,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use super::lanes::Lanes;
 use super::outbox::{duration_ms, random_id, Outbox, StoredSecret};
 use super::retry::{parse_retry_after, RetrySchedule};
 use super::store::{now_ms, Finished, Job, Next, Outcome};
@@ -104,8 +104,7 @@ struct Shared {
     owner: String,
     client: reqwest::Client,
     metrics: Arc<Metrics>,
-    in_flight: Mutex<HashMap<String, usize>>,
-    buckets: Mutex<HashMap<String, (Instant, f64)>>,
+    lanes: Lanes,
 }
 
 impl Dispatcher {
@@ -125,11 +124,10 @@ impl Dispatcher {
         let shared = Arc::new(Shared {
             owner: random_id("dispatcher"),
             outbox: self.outbox,
-            config: self.config,
             client,
             metrics: Arc::clone(&metrics),
-            in_flight: Mutex::default(),
-            buckets: Mutex::default(),
+            lanes: Lanes::new(self.config.per_subscription),
+            config: self.config,
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(run(shared, stopped));
@@ -150,23 +148,40 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     // a round trip to the database: claiming runs beside delivering, never in its way.
     let (queue, mut claimed) = mpsc::channel(4 * concurrency);
     let claimer = tokio::spawn(claim_ahead(Arc::clone(&shared), queue, stopped.clone()));
-    loop {
+    // Subscriptions whose attempt ended while deliveries of theirs were parked.
+    let (freed, mut unparked) = mpsc::unbounded_channel::<String>();
+    'run: loop {
         let permit = tokio::select! {
             biased;
             () = stop_requested(&mut stopped) => break,
             permit = Arc::clone(&slots).acquire_owned() => permit,
         };
         let Ok(permit) = permit else { break };
-        let job = tokio::select! {
-            biased;
-            () = stop_requested(&mut stopped) => break,
-            job = claimed.recv() => job,
+        let job = loop {
+            tokio::select! {
+                biased;
+                () = stop_requested(&mut stopped) => break 'run,
+                Some(subscription) = unparked.recv() => {
+                    if let Some(job) = shared.lanes.next_parked(&subscription) {
+                        break job;
+                    }
+                }
+                job = claimed.recv() => {
+                    let Some(job) = job else { break 'run };
+                    if let Some(job) = shared.lanes.admit(job) {
+                        break job;
+                    }
+                }
+            }
         };
-        let Some(job) = job else { break };
-        let (shared, done) = (Arc::clone(&shared), done.clone());
+        let (shared, done, freed) = (Arc::clone(&shared), done.clone(), freed.clone());
         tokio::spawn(async move {
+            let subscription = job.subscription_id.clone();
             if let Some(outcome) = shared.deliver(&job).await {
                 let _ = done.send((job, outcome));
+            }
+            if shared.lanes.leave(&subscription) {
+                let _ = freed.send(subscription);
             }
             drop(permit);
         });
@@ -174,7 +189,12 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let _ = claimer.await;
     // Claimed but never started: give them back now rather than when their leases expire.
     claimed.close();
-    let mut unstarted = Vec::new();
+    let mut unstarted: Vec<i64> = shared
+        .lanes
+        .unpark_older_than(Duration::ZERO)
+        .iter()
+        .map(|job| job.delivery)
+        .collect();
     while let Some(job) = claimed.recv().await {
         unstarted.push(job.delivery);
     }
@@ -201,8 +221,9 @@ async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
     }
 }
 
-/// Keeps `queue` stocked with claimed deliveries, claiming a batch whenever there is room for
-/// one, and otherwise sleeping until something is published or falls due.
+/// Keeps `queue` stocked with claimed deliveries, claiming whenever there is room for a
+/// batch, and otherwise sleeping until something is published, falls due, or a
+/// subscription that claims skipped has room again.
 async fn claim_ahead(
     shared: Arc<Shared>,
     queue: mpsc::Sender<Job>,
@@ -217,35 +238,60 @@ async fn claim_ahead(
             room = queue.reserve_many(batch) => room,
         };
         let Ok(room) = room else { return };
+        let stale = shared.lanes.unpark_older_than(shared.config.lease / 2);
+        if let Err(e) = shared.release(&stale, now_ms()).await {
+            tracing::warn!(error = %e, "giving back deliveries failed; their leases will expire");
+        }
         if Instant::now() >= next_purge {
             next_purge = Instant::now() + Duration::from_secs(3600);
             if let Err(e) = shared.outbox.purge(shared.config.retention).await {
                 tracing::warn!(error = %e, "purging old messages failed");
             }
         }
-        // Listen before claiming, so a publish that lands during the claim still wakes us.
+        // Listen before claiming, so that what happens during the claim still wakes us.
         let published = shared.outbox.published.notified();
-        tokio::pin!(published);
+        let lane_room = shared.lanes.room.notified();
+        tokio::pin!(published, lane_room);
         published.as_mut().enable();
-        let jobs = match shared.claim(batch).await {
-            Ok(jobs) => jobs,
+        lane_room.as_mut().enable();
+        let (jobs, busy) = match shared.claim(batch).await {
+            Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming deliveries failed");
-                Vec::new()
+                (Vec::new(), false)
             }
         };
-        let full = jobs.len() == batch;
-        for (slot, job) in room.zip(jobs) {
-            slot.send(job);
+        let got = jobs.len();
+        if got > 0 {
+            let (jobs, excess) = shared.lanes.claimed(jobs);
+            if let Err(e) = shared.release(&excess, now_ms()).await {
+                tracing::warn!(error = %e, "giving back deliveries failed; their leases will expire");
+            }
+            for (slot, job) in room.zip(jobs) {
+                slot.send(job);
+            }
+        } else {
+            drop(room);
         }
-        if full {
+        // A full batch with every subscription still open to claims: there may be more.
+        let skipping = busy || shared.lanes.any_full();
+        if got == batch && !skipping {
             continue;
         }
-        // Everything due has been claimed (or belongs to a subscription at its limit, which
-        // a short pause lets drain rather than spinning on the database).
-        let wait = shared.idle_wait().await.max(Duration::from_millis(5));
+        // Otherwise wait. Subscriptions skipped for having enough waiting wake us as they
+        // drain (`lane_room`), and a claim now would only read past their due deliveries;
+        // without them, the next due time does, a short pause at least, so that due work
+        // that cannot be claimed yet is not polled in a spin.
+        let wait = if skipping {
+            Duration::from_millis(5)
+        } else if got > 0 {
+            Duration::ZERO
+        } else {
+            shared.idle_wait().await.max(Duration::from_millis(5))
+        };
         tokio::select! {
             () = &mut published => {}
+            () = &mut lane_room => {}
             () = tokio::time::sleep(wait) => {}
             () = stop_requested(&mut stopped) => return,
         }
@@ -278,23 +324,22 @@ async fn record(shared: Arc<Shared>, mut results: mpsc::UnboundedReceiver<(Job, 
 }
 
 impl Shared {
-    async fn claim(&self, free: usize) -> Result<Vec<Job>, super::OutboxError> {
-        let busy: Vec<String> = {
-            let in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            in_flight
-                .iter()
-                .filter(|(_, n)| **n >= self.config.per_subscription)
-                .map(|(s, _)| s.clone())
-                .collect()
-        };
+    /// Claims up to `free` deliveries; also says whether some subscriptions were skipped.
+    async fn claim(&self, free: usize) -> Result<(Vec<Job>, bool), super::OutboxError> {
+        let busy = self.lanes.full();
         let now = now_ms();
         let limit = i64::try_from(free).unwrap_or(i64::MAX);
         let lease_until = now + duration_ms(self.config.lease);
-        let pool = &self.outbox.bookkeeping;
-        let ids = pool
+        let jobs = (self.outbox.bookkeeping)
             .claim(&self.owner, now, lease_until, limit, &busy)
             .await?;
-        pool.jobs(&ids, &self.owner).await
+        Ok((jobs, !busy.is_empty()))
+    }
+
+    /// Gives claimed deliveries back, due again at `at`.
+    async fn release(&self, jobs: &[Job], at: i64) -> Result<(), super::OutboxError> {
+        let ids: Vec<i64> = jobs.iter().map(|job| job.delivery).collect();
+        self.outbox.bookkeeping.release(&ids, &self.owner, at).await
     }
 
     /// Sleeps until the next delivery falls due, at most the poll interval.
@@ -308,9 +353,13 @@ impl Shared {
         }
     }
 
-    /// Makes one attempt, or gives the delivery back when its subscription is at its limit.
+    /// Makes one attempt, or gives the delivery back when its subscription is out of
+    /// rate-limit tokens.
     async fn deliver(&self, job: &Job) -> Option<Outcome> {
-        if let Some(wait) = self.hold(job) {
+        let rate = job.rate_limit.filter(|r| *r > 0);
+        if let Some(wait) =
+            rate.and_then(|rate| self.lanes.token(&job.subscription_id, rate as f64))
+        {
             let _ = self
                 .outbox
                 .bookkeeping
@@ -318,9 +367,7 @@ impl Shared {
                 .await;
             return None;
         }
-        let outcome = self.attempt(job).instrument(span(job)).await;
-        self.leave(&job.subscription_id);
-        Some(outcome)
+        Some(self.attempt(job).instrument(span(job)).await)
     }
 
     fn count(&self, job: &Job, outcome: &Outcome, finished: Finished) {
@@ -346,44 +393,6 @@ impl Shared {
         }
         if !finished.recorded {
             span.in_scope(|| tracing::warn!("the lease expired before the attempt was recorded"));
-        }
-    }
-
-    /// Takes a per-subscription slot and a rate-limit token, or says how long to wait.
-    fn hold(&self, job: &Job) -> Option<Duration> {
-        {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            let n = in_flight.entry(job.subscription_id.clone()).or_insert(0);
-            if *n >= self.config.per_subscription {
-                return Some(Duration::from_millis(50));
-            }
-            *n += 1;
-        }
-        let rate = job.rate_limit.filter(|r| *r > 0)? as f64;
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let (last, tokens) = buckets
-            .entry(job.subscription_id.clone())
-            .or_insert((now, rate));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            return None;
-        }
-        let wait = Duration::from_secs_f64((1.0 - tokens.max(0.0)) / rate);
-        drop(buckets);
-        self.leave(&job.subscription_id);
-        Some(wait)
-    }
-
-    fn leave(&self, subscription: &str) {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = in_flight.get_mut(subscription) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                in_flight.remove(subscription);
-            }
         }
     }
 

@@ -17,6 +17,7 @@
 mod admin;
 mod dispatcher;
 mod filter;
+mod lanes;
 mod outbox;
 mod retry;
 mod ssrf;

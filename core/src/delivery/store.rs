@@ -46,6 +46,7 @@ impl Pool {
         // SQLITE_BUSY from a deferred transaction upgrading to a write.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         let pool = Pool::Sqlite(pool);
@@ -57,8 +58,11 @@ impl Pool {
     /// bookkeeping (claims, leases, outcomes).
     pub(crate) async fn postgres(url: &str) -> Result<(Pool, Pool), OutboxError> {
         let options = PgConnectOptions::from_str(url)?;
+        // A connection that broke fails its next statement, which the caller sees or the
+        // dispatcher retries; pinging before every use would double the round trips.
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let pool = Pool::Postgres(pool);
@@ -68,6 +72,7 @@ impl Pool {
         // loses one: events are published through the other pool, with full durability.
         let bookkeeping = PgPoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_lazy_with(options.options([("synchronous_commit", "off")]));
         Ok((pool, Pool::Postgres(bookkeeping)))
     }
@@ -114,8 +119,9 @@ impl Pool {
     }
 
     /// Claims up to `limit` due deliveries for `owner` until `lease_until`, skipping the
-    /// subscriptions in `busy`. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several
-    /// dispatchers claim side by side without waiting on, or taking, each other's rows.
+    /// subscriptions in `busy`, and returns what each one needs. On PostgreSQL
+    /// `FOR UPDATE SKIP LOCKED` lets several dispatchers claim side by side without waiting
+    /// on, or taking, each other's rows.
     pub(crate) async fn claim(
         &self,
         owner: &str,
@@ -123,7 +129,7 @@ impl Pool {
         lease_until: i64,
         limit: i64,
         busy: &[String],
-    ) -> Result<Vec<i64>, OutboxError> {
+    ) -> Result<Vec<Job>, OutboxError> {
         const DUE: &str = "d.status = 'pending' AND d.next_attempt_at <= $3 \
             AND (d.lease_until IS NULL OR d.lease_until < $3) AND s.enabled \
             AND (s.expires_at IS NULL OR s.expires_at > $3)";
@@ -132,62 +138,36 @@ impl Pool {
             Pool::Sqlite(_) => "",
         };
         let busy_ids = self.json_values(5);
+        let message = |column: &str| {
+            format!("(SELECT m.{column} FROM hookspec_messages m WHERE m.id = hookspec_deliveries.message_id) AS {column}")
+        };
+        let subscription = |column: &str| {
+            format!("(SELECT s.{column} FROM hookspec_subscriptions s WHERE s.id = hookspec_deliveries.subscription_id) AS {column}")
+        };
+        // A claimed delivery is next due when its lease ends: the claim's scan of due work
+        // then starts past the deliveries in flight instead of reading through them.
         let sql = format!(
-            "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
+            "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2 \
+             WHERE id IN ( \
                SELECT d.id FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
                WHERE {DUE} AND d.subscription_id NOT IN (SELECT value FROM {busy_ids}) \
                ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
-             RETURNING id"
+             RETURNING id, attempts, message_id, subscription_id, {}, {}, {}, {}, {}, {}",
+            message("event"),
+            message("method"),
+            message("payload"),
+            subscription("url"),
+            subscription("secrets"),
+            subscription("rate_limit"),
         );
         let busy = serde_json::to_string(busy)?;
-        let ids = on_pool!(self, |pool| {
-            sqlx::query_scalar(&sql)
+        let mut jobs = on_pool!(self, |pool| {
+            let rows = sqlx::query(&sql)
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)
                 .bind(limit)
                 .bind(&busy)
-                .fetch_all(pool)
-                .await?
-        });
-        Ok(ids)
-    }
-
-    /// The earliest time a pending delivery of an enabled subscription falls due.
-    pub(crate) async fn next_due(&self) -> Result<Option<i64>, OutboxError> {
-        let sql = "SELECT MIN(CASE WHEN d.lease_until IS NULL OR d.lease_until < d.next_attempt_at \
-                     THEN d.next_attempt_at ELSE d.lease_until END) \
-                   FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-                   WHERE d.status = 'pending' AND s.enabled";
-        on_pool!(self, |pool| Ok(sqlx::query_scalar::<_, Option<i64>>(sql)
-            .fetch_one(pool)
-            .await?))
-    }
-
-    /// What the claimed deliveries need, for those this dispatcher still holds the lease of.
-    pub(crate) async fn jobs(
-        &self,
-        deliveries: &[i64],
-        owner: &str,
-    ) -> Result<Vec<Job>, OutboxError> {
-        if deliveries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT d.id, d.attempts, m.id AS message_id, m.event, m.method, m.payload, \
-               s.id AS subscription_id, s.url, s.secrets, s.rate_limit \
-             FROM hookspec_deliveries d{} \
-             JOIN hookspec_messages m ON m.id = d.message_id \
-             JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-             WHERE d.lease_owner = $1 AND d.status = 'pending' AND {}",
-            self.by_key(),
-            self.key_in("d.id", 2)
-        );
-        let ids = serde_json::to_string(deliveries)?;
-        on_pool!(self, |pool| {
-            let rows = sqlx::query(&sql)
-                .bind(owner)
-                .bind(&ids)
                 .fetch_all(pool)
                 .await?;
             rows.iter()
@@ -205,8 +185,23 @@ impl Pool {
                         rate_limit: row.try_get("rate_limit")?,
                     })
                 })
-                .collect()
-        })
+                .collect::<Result<Vec<Job>, OutboxError>>()?
+        });
+        // Oldest first, as they were chosen (RETURNING keeps no order).
+        jobs.sort_unstable_by_key(|job| job.delivery);
+        Ok(jobs)
+    }
+
+    /// The earliest time a pending delivery of an enabled subscription falls due.
+    pub(crate) async fn next_due(&self) -> Result<Option<i64>, OutboxError> {
+        // In index order, so that the first pending delivery of an enabled subscription ends
+        // the search (an aggregate would read every pending row).
+        let sql = "SELECT d.next_attempt_at \
+                   FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+                   WHERE d.status = 'pending' AND s.enabled ORDER BY d.next_attempt_at LIMIT 1";
+        on_pool!(self, |pool| Ok(sqlx::query_scalar::<_, i64>(sql)
+            .fetch_optional(pool)
+            .await?))
     }
 
     /// Records attempts and their outcomes in one transaction (one commit for a batch),
