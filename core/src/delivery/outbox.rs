@@ -292,6 +292,11 @@ impl Outbox {
 
     /// Opens a PostgreSQL outbox and runs the embedded migrations. Several processes may
     /// publish and dispatch from it at once.
+    ///
+    /// Publishing commits with PostgreSQL's full durability. A dispatcher's own bookkeeping
+    /// (claims and recorded outcomes) commits with `synchronous_commit = off`: if the database
+    /// server crashes, its last fraction of a second of outcomes may be forgotten, and those
+    /// deliveries are sent again. Deliveries are at-least-once either way; none is lost.
     pub async fn postgres(url: &str) -> Result<Outbox, OutboxError> {
         let (pool, bookkeeping) = Pool::postgres(url).await?;
         Ok(Self::with_pools(pool, bookkeeping))
