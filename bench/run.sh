@@ -50,7 +50,7 @@ done
 
 echo "== 4. durable delivery"
 pg=${HOOKSPEC_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-target/release/delivery_load --events 5000 --runs 3 --postgres "$pg" > "$out/delivery.md"
+target/release/delivery_load --events 20000 --runs 5 --postgres "$pg" > "$out/delivery.md"
 
 echo "== report"
 python3 bench/gen/report.py "$out" "bash bench/run.sh" > BENCHMARKS.md
