@@ -19,7 +19,9 @@ use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HE
 /// How the dispatcher works. `Default` gives production values.
 #[derive(Clone, Debug)]
 pub struct DispatchConfig {
-    /// Attempts in flight at once, over all subscriptions (default 64).
+    /// Attempts in flight at once, over all subscriptions (default 64). The dispatcher claims
+    /// ahead in batches of four times this, and holds at most sixteen times this many claimed
+    /// deliveries in memory.
     pub concurrency: usize,
     /// Attempts in flight at once to one subscription (default 4): a slow receiver holds
     /// only its own slots.
@@ -146,8 +148,9 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let recorder = tokio::spawn(record(Arc::clone(&shared), results));
     // Claimed deliveries wait here, so a slot that frees up finds work at once rather than
     // a round trip to the database: claiming runs beside delivering, never in its way.
-    let (queue, mut claimed) = mpsc::channel(4 * concurrency);
+    let (queue, mut claimed) = mpsc::channel(16 * concurrency);
     let claimer = tokio::spawn(claim_ahead(Arc::clone(&shared), queue, stopped.clone()));
+    let purger = tokio::spawn(purge_hourly(Arc::clone(&shared), stopped.clone()));
     // Subscriptions whose attempt ended while deliveries of theirs were parked.
     let (freed, mut unparked) = mpsc::unbounded_channel::<String>();
     'run: loop {
@@ -187,6 +190,7 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
         });
     }
     let _ = claimer.await;
+    let _ = purger.await;
     // Claimed but never started: give them back now rather than when their leases expire.
     claimed.close();
     let mut unstarted: Vec<i64> = shared
@@ -213,6 +217,22 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let _ = recorder.await;
 }
 
+/// Purges finished messages past their retention, a minute after the start (a dispatcher
+/// that starts on a backlog delivers first) and then every hour.
+async fn purge_hourly(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = stop_requested(&mut stopped) => return,
+        }
+        next += Duration::from_secs(3600);
+        if let Err(e) = shared.outbox.purge(shared.config.retention).await {
+            tracing::warn!(error = %e, "purging old messages failed");
+        }
+    }
+}
+
 /// Resolves once a stop is asked for. A dropped handle never asks: the dispatcher then runs
 /// for as long as the runtime does, like any detached task.
 async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
@@ -229,8 +249,7 @@ async fn claim_ahead(
     queue: mpsc::Sender<Job>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let batch = 2 * shared.config.concurrency.max(1);
-    let mut next_purge = Instant::now();
+    let batch = 4 * shared.config.concurrency.max(1);
     loop {
         let room = tokio::select! {
             biased;
@@ -241,12 +260,6 @@ async fn claim_ahead(
         let stale = shared.lanes.unpark_older_than(shared.config.lease / 2);
         if let Err(e) = shared.release(&stale, now_ms()).await {
             tracing::warn!(error = %e, "giving back deliveries failed; their leases will expire");
-        }
-        if Instant::now() >= next_purge {
-            next_purge = Instant::now() + Duration::from_secs(3600);
-            if let Err(e) = shared.outbox.purge(shared.config.retention).await {
-                tracing::warn!(error = %e, "purging old messages failed");
-            }
         }
         // Listen before claiming, so that what happens during the claim still wakes us.
         let published = shared.outbox.published.notified();

@@ -29,6 +29,12 @@ impl Lane {
     }
 }
 
+/// Claims skip a subscription with this many rounds (`per_subscription` each) waiting...
+const SKIP_AT_ROUNDS: usize = 8;
+/// ...and a lane holds at most this many: deeper than one claim, so that a fast subscription
+/// always has work in hand while the next claim is on its way.
+const HOLD_ROUNDS: usize = 16;
+
 pub(crate) struct Lanes {
     per_subscription: usize,
     lanes: Mutex<HashMap<String, Lane>>,
@@ -50,33 +56,33 @@ impl Lanes {
     }
 
     /// Claimed deliveries are on their way: those a lane has no room to hold (more than
-    /// four rounds waiting) come back as the second list, to be given back to the database.
+    /// [`HOLD_ROUNDS`] waiting) come back as the second list, to be given back to the database.
     pub(crate) fn claimed(&self, jobs: Vec<Job>) -> (Vec<Job>, Vec<Job>) {
         let mut lanes = self.lock();
         jobs.into_iter().partition(|job| {
             let lane = lanes.entry(job.subscription_id.clone()).or_default();
-            let keep = lane.waiting < 4 * self.per_subscription;
+            let keep = lane.waiting < HOLD_ROUNDS * self.per_subscription;
             lane.waiting += usize::from(keep);
             keep
         })
     }
 
-    /// Subscriptions with two rounds of deliveries already waiting: claims skip them.
+    /// Subscriptions with [`SKIP_AT_ROUNDS`] of deliveries already waiting: claims skip them.
     pub(crate) fn full(&self) -> Vec<String> {
         let lanes = self.lock();
         lanes
             .iter()
-            .filter(|(_, lane)| lane.waiting >= 2 * self.per_subscription)
+            .filter(|(_, lane)| lane.waiting >= SKIP_AT_ROUNDS * self.per_subscription)
             .map(|(id, _)| id.clone())
             .collect()
     }
 
-    /// Whether any subscription has two rounds waiting (see [`full`](Self::full)).
+    /// Whether claims skip any subscription (see [`full`](Self::full)).
     pub(crate) fn any_full(&self) -> bool {
         let lanes = self.lock();
         lanes
             .values()
-            .any(|lane| lane.waiting >= 2 * self.per_subscription)
+            .any(|lane| lane.waiting >= SKIP_AT_ROUNDS * self.per_subscription)
     }
 
     /// A claimed delivery arrives: it may start (and holds a slot of its lane) if its lane
@@ -107,7 +113,7 @@ impl Lanes {
     fn start(&self, lane: &mut Lane) {
         lane.in_flight += 1;
         lane.waiting = lane.waiting.saturating_sub(1);
-        if lane.waiting + 1 == 2 * self.per_subscription {
+        if lane.waiting + 1 == SKIP_AT_ROUNDS * self.per_subscription {
             self.room.notify_one();
         }
     }
@@ -226,28 +232,27 @@ mod tests {
     }
 
     #[test]
-    fn claims_skip_a_lane_with_two_rounds_waiting_and_hear_when_it_drains() {
+    fn claims_skip_a_lane_with_enough_waiting_and_hear_when_it_drains() {
         let lanes = Lanes::new(2);
-        let (kept, excess) = lanes.claimed((1..=10).map(|i| job(i, "s")).collect());
-        assert_eq!(kept.len(), 8, "at most four rounds are held");
-        assert_eq!(ids(&excess), vec![9, 10]);
+        let hold = i64::try_from(HOLD_ROUNDS * 2).unwrap();
+        let (kept, excess) = lanes.claimed((1..=hold + 3).map(|i| job(i, "s")).collect());
+        assert_eq!(kept.len(), HOLD_ROUNDS * 2, "a lane holds a bounded number");
+        assert_eq!(ids(&excess), vec![hold + 1, hold + 2, hold + 3]);
         assert_eq!(lanes.full(), vec!["s".to_owned()]);
         assert!(lanes.any_full());
         let mut kept = kept.into_iter();
-        for _ in 0..5 {
+        let skip_at = SKIP_AT_ROUNDS * 2;
+        for _ in 0..(HOLD_ROUNDS * 2 - skip_at) {
             let _ = lanes.admit(kept.next().unwrap());
             let _ = lanes.leave("s");
         }
-        assert!(
-            lanes.full().is_empty(),
-            "three waiting is below two rounds of two"
-        );
+        assert!(lanes.any_full(), "still exactly at the threshold");
         let room = lanes.room.notified();
         tokio::pin!(room);
-        assert!(
-            room.as_mut().enable(),
-            "draining below two rounds stored a wake-up for the claimer"
-        );
+        assert!(!room.as_mut().enable(), "no wake-up before it drains");
+        let _ = lanes.admit(kept.next().unwrap());
+        assert!(lanes.full().is_empty(), "one below the threshold");
+        assert!(room.as_mut().enable(), "draining below it woke the claimer");
     }
 
     #[test]
