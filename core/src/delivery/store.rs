@@ -1,5 +1,5 @@
 //! The database side of the outbox: one SQL dialect shared by SQLite and PostgreSQL (both
-//! accept `$1` placeholders), with the few differences (claiming work) written out per backend.
+//! accept `$1` placeholders), with the few differences (claiming work, lists, recording on PostgreSQL) written out per backend.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -11,6 +11,10 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use super::OutboxError;
+
+mod lists;
+
+use lists::{finish_successes_on_postgres, SuccessBatch};
 
 const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../../migrations/0001_outbox.sql"))];
 
@@ -141,32 +145,50 @@ impl Pool {
         const DUE: &str = "d.status = 'pending' AND d.next_attempt_at <= $3 \
             AND (d.lease_until IS NULL OR d.lease_until < $3) AND s.enabled \
             AND (s.expires_at IS NULL OR s.expires_at > $3)";
-        let lock = match self {
-            Pool::Postgres(_) => "FOR UPDATE OF d SKIP LOCKED",
-            Pool::Sqlite(_) => "",
+        // What an attempt needs comes back with the claim. PostgreSQL joins the message and
+        // the subscription in; SQLite cannot name joined tables in RETURNING, so it looks
+        // each value up by key.
+        let (lock, joined, returning) = match self {
+            Pool::Postgres(_) => (
+                "FOR UPDATE OF d SKIP LOCKED",
+                "FROM hookspec_messages m, hookspec_subscriptions sub \
+                 WHERE m.id = hookspec_deliveries.message_id \
+                   AND sub.id = hookspec_deliveries.subscription_id AND",
+                "hookspec_deliveries.id, hookspec_deliveries.attempts, hookspec_deliveries.message_id, \
+                 hookspec_deliveries.subscription_id, m.event, m.method, m.payload, sub.url, \
+                 sub.secrets, sub.rate_limit"
+                    .to_owned(),
+            ),
+            Pool::Sqlite(_) => {
+                let by_key = |table: &str, key: &str, column: &str| {
+                    format!(
+                        "(SELECT t.{column} FROM {table} t WHERE t.id = hookspec_deliveries.{key}) AS {column}"
+                    )
+                };
+                let message = |column| by_key("hookspec_messages", "message_id", column);
+                let subscription = |column| by_key("hookspec_subscriptions", "subscription_id", column);
+                let returning = format!(
+                    "id, attempts, message_id, subscription_id, {}, {}, {}, {}, {}, {}",
+                    message("event"),
+                    message("method"),
+                    message("payload"),
+                    subscription("url"),
+                    subscription("secrets"),
+                    subscription("rate_limit"),
+                );
+                ("", "WHERE", returning)
+            }
         };
         let busy_ids = self.json_values(5);
-        let message = |column: &str| {
-            format!("(SELECT m.{column} FROM hookspec_messages m WHERE m.id = hookspec_deliveries.message_id) AS {column}")
-        };
-        let subscription = |column: &str| {
-            format!("(SELECT s.{column} FROM hookspec_subscriptions s WHERE s.id = hookspec_deliveries.subscription_id) AS {column}")
-        };
         // A claimed delivery is next due when its lease ends: the claim's scan of due work
         // then starts past the deliveries in flight instead of reading through them.
         let sql = format!(
             "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2 \
-             WHERE id IN ( \
+             {joined} hookspec_deliveries.id IN ( \
                SELECT d.id FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
                WHERE {DUE} AND d.subscription_id NOT IN (SELECT value FROM {busy_ids}) \
                ORDER BY d.next_attempt_at LIMIT $4 {lock}) \
-             RETURNING id, attempts, message_id, subscription_id, {}, {}, {}, {}, {}, {}",
-            message("event"),
-            message("method"),
-            message("payload"),
-            subscription("url"),
-            subscription("secrets"),
-            subscription("rate_limit"),
+             RETURNING {returning}"
         );
         let busy = serde_json::to_string(busy)?;
         let mut jobs = on_pool!(self, |pool| {
@@ -436,170 +458,6 @@ pub(crate) struct Outcome {
     pub(crate) disable: Option<String>,
     /// Disable it as `failing` if it has failed continuously since before this time.
     pub(crate) failing_cutoff: Option<i64>,
-}
-
-/// The common case on PostgreSQL, a batch of successes only, as one statement: one round
-/// trip, atomic by itself. What it writes is what [`SuccessBatch`] writes in three.
-async fn finish_successes_on_postgres(
-    pool: &PgPool,
-    owner: &str,
-    results: &[(Job, Outcome)],
-) -> Result<Vec<Finished>, OutboxError> {
-    const SQL: &str = "WITH done AS ( \
-          UPDATE hookspec_deliveries SET status = 'succeeded', attempts = attempts + 1, \
-            next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
-          WHERE lease_owner = $2 AND status = 'pending' \
-            AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($3::jsonb))) \
-          RETURNING id, subscription_id), \
-        logged AS ( \
-          INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
-          SELECT CAST(value->>0 AS BIGINT), CAST(value->>1 AS BIGINT), CAST(value->>2 AS BIGINT), value->>3, \
-            CAST(value->>4 AS BIGINT), value->>5 \
-          FROM jsonb_array_elements($4::jsonb) WHERE CAST(value->>0 AS BIGINT) IN (SELECT id FROM done)), \
-        cleared AS ( \
-          UPDATE hookspec_subscriptions SET failing_since = NULL \
-          WHERE failing_since IS NOT NULL AND id IN (SELECT subscription_id FROM done)) \
-        SELECT id FROM done";
-    let all: Vec<usize> = (0..results.len()).collect();
-    let pool_kind = Pool::Postgres(pool.clone());
-    let Some(batch) = SuccessBatch::new(&pool_kind, results, &all)? else {
-        return Ok(Vec::new());
-    };
-    let (attempts, _) = batch.rows(results, &all)?;
-    let updated: std::collections::HashSet<i64> = sqlx::query_scalar(SQL)
-        .bind(batch.now)
-        .bind(owner)
-        .bind(&batch.deliveries)
-        .bind(attempts)
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(results
-        .iter()
-        .map(|(job, _)| Finished {
-            recorded: updated.contains(&job.delivery),
-            disabled: false,
-        })
-        .collect())
-}
-
-impl Pool {
-    /// A table of the values of the JSON array bound at `$n`, one row each in a column named
-    /// `value`. Lists travel as one JSON parameter so that a statement has one text whatever
-    /// the number of values, and is prepared once and then reused from the cache.
-    fn json_values(&self, n: usize) -> String {
-        match self {
-            Pool::Sqlite(_) => format!("json_each(${n})"),
-            Pool::Postgres(_) => format!("jsonb_array_elements_text(${n}::jsonb)"),
-        }
-    }
-
-    /// `column` is one of the ids in the JSON array bound at `$n`, written so that each id
-    /// is looked up by key. Without it both planners may prefer the `(status, ...)` index,
-    /// as a statement also asks for `status = 'pending'`, and read every pending row.
-    fn key_in(&self, column: &str, n: usize) -> String {
-        let ids = format!("SELECT CAST(value AS BIGINT) FROM {}", self.json_values(n));
-        match self {
-            Pool::Sqlite(_) => format!("{column} IN ({ids})"),
-            Pool::Postgres(_) => format!("{column} = ANY(ARRAY({ids}))"),
-        }
-    }
-
-    /// After a table's name: on SQLite, read it by key only (see [`key_in`](Self::key_in)).
-    fn by_key(&self) -> &'static str {
-        match self {
-            Pool::Sqlite(_) => " NOT INDEXED",
-            Pool::Postgres(_) => "",
-        }
-    }
-
-    /// Like [`json_values`](Self::json_values), for an array of arrays read with `value->>i`.
-    fn json_rows(&self, n: usize) -> String {
-        match self {
-            Pool::Sqlite(_) => format!("json_each(${n})"),
-            Pool::Postgres(_) => format!("jsonb_array_elements(${n}::jsonb)"),
-        }
-    }
-}
-
-/// The three statements that record a batch of successful attempts, and their parameters.
-struct SuccessBatch {
-    sql: [String; 3],
-    now: i64,
-    deliveries: String,
-}
-
-impl SuccessBatch {
-    fn new(
-        pool: &Pool,
-        results: &[(Job, Outcome)],
-        successes: &[usize],
-    ) -> Result<Option<SuccessBatch>, OutboxError> {
-        let Some(now) = successes.iter().map(|i| results[*i].1.attempted_at).max() else {
-            return Ok(None);
-        };
-        let deliveries: Vec<i64> = successes.iter().map(|i| results[*i].0.delivery).collect();
-        let int = |i: usize| format!("CAST(value->>{i} AS BIGINT)");
-        let sql = [
-            format!(
-                "UPDATE hookspec_deliveries{} SET status = 'succeeded', attempts = attempts + 1, \
-                   next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
-                 WHERE lease_owner = $2 AND status = 'pending' AND {} RETURNING id",
-                pool.by_key(),
-                pool.key_in("id", 3)
-            ),
-            format!(
-                "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
-                 SELECT {}, {}, {}, value->>3, {}, value->>5 FROM {}",
-                int(0),
-                int(1),
-                int(2),
-                int(4),
-                pool.json_rows(1)
-            ),
-            format!(
-                "UPDATE hookspec_subscriptions SET failing_since = NULL \
-                 WHERE failing_since IS NOT NULL AND id IN (SELECT value FROM {})",
-                pool.json_values(1)
-            ),
-        ];
-        Ok(Some(SuccessBatch {
-            sql,
-            now,
-            deliveries: serde_json::to_string(&deliveries)?,
-        }))
-    }
-
-    /// The attempts to insert and the subscriptions that stop failing, as JSON parameters.
-    fn rows(
-        &self,
-        results: &[(Job, Outcome)],
-        recorded: &[usize],
-    ) -> Result<(String, String), OutboxError> {
-        let attempts: Vec<_> = recorded
-            .iter()
-            .map(|i| {
-                let (job, o) = &results[*i];
-                (
-                    job.delivery,
-                    o.attempted_at,
-                    o.status_code,
-                    o.error.as_deref(),
-                    o.latency_ms,
-                    o.excerpt.as_deref(),
-                )
-            })
-            .collect();
-        let subscriptions: std::collections::BTreeSet<&str> = recorded
-            .iter()
-            .map(|i| results[*i].0.subscription_id.as_str())
-            .collect();
-        Ok((
-            serde_json::to_string(&attempts)?,
-            serde_json::to_string(&subscriptions)?,
-        ))
-    }
 }
 
 /// Milliseconds since the Unix epoch.

@@ -1,0 +1,171 @@
+//! Lists bound as one JSON parameter, so that a statement has one text whatever the number of
+//! values and is prepared once, and the statements that record a batch of successes.
+
+use sqlx::postgres::PgPool;
+
+use super::{Finished, Job, Outcome, Pool};
+use crate::delivery::OutboxError;
+
+/// The common case on PostgreSQL, a batch of successes only, as one statement: one round
+/// trip, atomic by itself. What it writes is what [`SuccessBatch`] writes in three.
+pub(super) async fn finish_successes_on_postgres(
+    pool: &PgPool,
+    owner: &str,
+    results: &[(Job, Outcome)],
+) -> Result<Vec<Finished>, OutboxError> {
+    const SQL: &str = "WITH done AS ( \
+          UPDATE hookspec_deliveries SET status = 'succeeded', attempts = attempts + 1, \
+            next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
+          WHERE lease_owner = $2 AND status = 'pending' \
+            AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($3::jsonb))) \
+          RETURNING id, subscription_id), \
+        logged AS ( \
+          INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
+          SELECT CAST(value->>0 AS BIGINT), CAST(value->>1 AS BIGINT), CAST(value->>2 AS BIGINT), value->>3, \
+            CAST(value->>4 AS BIGINT), value->>5 \
+          FROM jsonb_array_elements($4::jsonb) WHERE CAST(value->>0 AS BIGINT) IN (SELECT id FROM done)), \
+        cleared AS ( \
+          UPDATE hookspec_subscriptions SET failing_since = NULL \
+          WHERE failing_since IS NOT NULL AND id IN (SELECT subscription_id FROM done)) \
+        SELECT id FROM done";
+    let all: Vec<usize> = (0..results.len()).collect();
+    let pool_kind = Pool::Postgres(pool.clone());
+    let Some(batch) = SuccessBatch::new(&pool_kind, results, &all)? else {
+        return Ok(Vec::new());
+    };
+    let (attempts, _) = batch.rows(results, &all)?;
+    let updated: std::collections::HashSet<i64> = sqlx::query_scalar(SQL)
+        .bind(batch.now)
+        .bind(owner)
+        .bind(&batch.deliveries)
+        .bind(attempts)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(results
+        .iter()
+        .map(|(job, _)| Finished {
+            recorded: updated.contains(&job.delivery),
+            disabled: false,
+        })
+        .collect())
+}
+
+impl Pool {
+    /// A table of the values of the JSON array bound at `$n`, one row each in a column named
+    /// `value`. Lists travel as one JSON parameter so that a statement has one text whatever
+    /// the number of values, and is prepared once and then reused from the cache.
+    pub(super) fn json_values(&self, n: usize) -> String {
+        match self {
+            Pool::Sqlite(_) => format!("json_each(${n})"),
+            Pool::Postgres(_) => format!("jsonb_array_elements_text(${n}::jsonb)"),
+        }
+    }
+
+    /// `column` is one of the ids in the JSON array bound at `$n`, written so that each id
+    /// is looked up by key. Without it both planners may prefer the `(status, ...)` index,
+    /// as a statement also asks for `status = 'pending'`, and read every pending row.
+    pub(super) fn key_in(&self, column: &str, n: usize) -> String {
+        let ids = format!("SELECT CAST(value AS BIGINT) FROM {}", self.json_values(n));
+        match self {
+            Pool::Sqlite(_) => format!("{column} IN ({ids})"),
+            Pool::Postgres(_) => format!("{column} = ANY(ARRAY({ids}))"),
+        }
+    }
+
+    /// After a table's name: on SQLite, read it by key only (see [`key_in`](Self::key_in)).
+    pub(super) fn by_key(&self) -> &'static str {
+        match self {
+            Pool::Sqlite(_) => " NOT INDEXED",
+            Pool::Postgres(_) => "",
+        }
+    }
+
+    /// Like [`json_values`](Self::json_values), for an array of arrays read with `value->>i`.
+    pub(super) fn json_rows(&self, n: usize) -> String {
+        match self {
+            Pool::Sqlite(_) => format!("json_each(${n})"),
+            Pool::Postgres(_) => format!("jsonb_array_elements(${n}::jsonb)"),
+        }
+    }
+}
+
+/// The three statements that record a batch of successful attempts, and their parameters.
+pub(super) struct SuccessBatch {
+    pub(super) sql: [String; 3],
+    pub(super) now: i64,
+    pub(super) deliveries: String,
+}
+
+impl SuccessBatch {
+    pub(super) fn new(
+        pool: &Pool,
+        results: &[(Job, Outcome)],
+        successes: &[usize],
+    ) -> Result<Option<SuccessBatch>, OutboxError> {
+        let Some(now) = successes.iter().map(|i| results[*i].1.attempted_at).max() else {
+            return Ok(None);
+        };
+        let deliveries: Vec<i64> = successes.iter().map(|i| results[*i].0.delivery).collect();
+        let int = |i: usize| format!("CAST(value->>{i} AS BIGINT)");
+        let sql = [
+            format!(
+                "UPDATE hookspec_deliveries{} SET status = 'succeeded', attempts = attempts + 1, \
+                   next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
+                 WHERE lease_owner = $2 AND status = 'pending' AND {} RETURNING id",
+                pool.by_key(),
+                pool.key_in("id", 3)
+            ),
+            format!(
+                "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
+                 SELECT {}, {}, {}, value->>3, {}, value->>5 FROM {}",
+                int(0),
+                int(1),
+                int(2),
+                int(4),
+                pool.json_rows(1)
+            ),
+            format!(
+                "UPDATE hookspec_subscriptions SET failing_since = NULL \
+                 WHERE failing_since IS NOT NULL AND id IN (SELECT value FROM {})",
+                pool.json_values(1)
+            ),
+        ];
+        Ok(Some(SuccessBatch {
+            sql,
+            now,
+            deliveries: serde_json::to_string(&deliveries)?,
+        }))
+    }
+
+    /// The attempts to insert and the subscriptions that stop failing, as JSON parameters.
+    pub(super) fn rows(
+        &self,
+        results: &[(Job, Outcome)],
+        recorded: &[usize],
+    ) -> Result<(String, String), OutboxError> {
+        let attempts: Vec<_> = recorded
+            .iter()
+            .map(|i| {
+                let (job, o) = &results[*i];
+                (
+                    job.delivery,
+                    o.attempted_at,
+                    o.status_code,
+                    o.error.as_deref(),
+                    o.latency_ms,
+                    o.excerpt.as_deref(),
+                )
+            })
+            .collect();
+        let subscriptions: std::collections::BTreeSet<&str> = recorded
+            .iter()
+            .map(|i| results[*i].0.subscription_id.as_str())
+            .collect();
+        Ok((
+            serde_json::to_string(&attempts)?,
+            serde_json::to_string(&subscriptions)?,
+        ))
+    }
+}
