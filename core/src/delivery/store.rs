@@ -1,5 +1,6 @@
 //! The database side of the outbox: one SQL dialect shared by SQLite and PostgreSQL (both
-//! accept `$1` placeholders), with the few differences (claiming work, lists, recording on PostgreSQL) written out per backend.
+//! accept `$1` placeholders), with the few differences (claiming work, lists, recording on
+//! PostgreSQL) written out per backend.
 
 use std::str::FromStr;
 use std::time::Duration;
