@@ -153,6 +153,9 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let purger = tokio::spawn(purge_hourly(Arc::clone(&shared), stopped.clone()));
     // Subscriptions whose attempt ended while deliveries of theirs were parked.
     let (freed, mut unparked) = mpsc::unbounded_channel::<String>();
+    // Held past half its lease, a delivery goes back unattempted rather than risk being
+    // claimed again (by this dispatcher or another) while it is still here.
+    let stale_after = shared.config.lease / 2;
     'run: loop {
         let permit = tokio::select! {
             biased;
@@ -160,32 +163,41 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
             permit = Arc::clone(&slots).acquire_owned() => permit,
         };
         let Ok(permit) = permit else { break };
-        let job = loop {
+        let job = 'found: loop {
             tokio::select! {
                 biased;
                 () = stop_requested(&mut stopped) => break 'run,
                 Some(subscription) = unparked.recv() => {
-                    if let Some(job) = shared.lanes.next_parked(&subscription) {
-                        break job;
+                    while let Some(job) = shared.lanes.next_parked(&subscription) {
+                        if job.claimed_at.elapsed() < stale_after {
+                            break 'found job;
+                        }
+                        let _ = shared.lanes.leave(&subscription);
+                        give_back(&shared, job);
                     }
                 }
                 job = claimed.recv() => {
                     let Some(job) = job else { break 'run };
-                    if let Some(job) = shared.lanes.admit(job) {
+                    if job.claimed_at.elapsed() >= stale_after {
+                        shared.lanes.forget(&job.subscription_id);
+                        give_back(&shared, job);
+                    } else if let Some(job) = shared.lanes.admit(job) {
                         break job;
                     }
                 }
             }
         };
-        let (shared, done, freed) = (Arc::clone(&shared), done.clone(), freed.clone());
+        let slot = LaneSlot {
+            shared: Arc::clone(&shared),
+            subscription: job.subscription_id.clone(),
+            freed: freed.clone(),
+        };
+        let done = done.clone();
         tokio::spawn(async move {
-            let subscription = job.subscription_id.clone();
-            if let Some(outcome) = shared.deliver(&job).await {
+            if let Some(outcome) = slot.shared.deliver(&job).await {
                 let _ = done.send((job, outcome));
             }
-            if shared.lanes.leave(&subscription) {
-                let _ = freed.send(subscription);
-            }
+            drop(slot);
             drop(permit);
         });
     }
@@ -195,7 +207,7 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     claimed.close();
     let mut unstarted: Vec<i64> = shared
         .lanes
-        .unpark_older_than(Duration::ZERO)
+        .unpark_claimed_before(Duration::ZERO)
         .iter()
         .map(|job| job.delivery)
         .collect();
@@ -215,6 +227,32 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let _ = slots.acquire_many(all).await;
     drop(done);
     let _ = recorder.await;
+}
+
+/// A subscription's slot, taken for one attempt and freed when it is dropped (also if the
+/// attempt panics), waking the main loop when deliveries of the subscription are parked.
+struct LaneSlot {
+    shared: Arc<Shared>,
+    subscription: String,
+    freed: mpsc::UnboundedSender<String>,
+}
+
+impl Drop for LaneSlot {
+    fn drop(&mut self) {
+        if self.shared.lanes.leave(&self.subscription) {
+            let _ = self.freed.send(std::mem::take(&mut self.subscription));
+        }
+    }
+}
+
+/// Gives a claimed delivery back to the database, in the background (a rare path).
+fn give_back(shared: &Arc<Shared>, job: Job) {
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        if let Err(e) = shared.release(&[job], now_ms()).await {
+            tracing::warn!(error = %e, "giving back a delivery failed; its lease will expire");
+        }
+    });
 }
 
 /// Purges finished messages past their retention, a minute after the start (a dispatcher
@@ -250,17 +288,20 @@ async fn claim_ahead(
     mut stopped: watch::Receiver<bool>,
 ) {
     let batch = 4 * shared.config.concurrency.max(1);
+    let sweep = (shared.config.lease / 4).max(Duration::from_millis(10));
     loop {
+        // Parked deliveries held past half their lease go back, even while the queue is full.
+        let stale = shared.lanes.unpark_claimed_before(shared.config.lease / 2);
+        if let Err(e) = shared.release(&stale, now_ms()).await {
+            tracing::warn!(error = %e, "giving back deliveries failed; their leases will expire");
+        }
         let room = tokio::select! {
             biased;
             () = stop_requested(&mut stopped) => return,
             room = queue.reserve_many(batch) => room,
+            () = tokio::time::sleep(sweep) => continue,
         };
         let Ok(room) = room else { return };
-        let stale = shared.lanes.unpark_older_than(shared.config.lease / 2);
-        if let Err(e) = shared.release(&stale, now_ms()).await {
-            tracing::warn!(error = %e, "giving back deliveries failed; their leases will expire");
-        }
         // Listen before claiming, so that what happens during the claim still wakes us.
         let published = shared.outbox.published.notified();
         let lane_room = shared.lanes.room.notified();
@@ -274,9 +315,14 @@ async fn claim_ahead(
                 (Vec::new(), false)
             }
         };
+        let mut jobs = jobs;
         let got = jobs.len();
         if got > 0 {
-            let (jobs, excess) = shared.lanes.claimed(jobs);
+            // A claim never returns more than asked for, but if it did the rest goes back
+            // rather than be lost from the count of what each lane holds.
+            let mut excess = jobs.split_off(got.min(batch));
+            let (jobs, refused) = shared.lanes.claimed(jobs);
+            excess.extend(refused);
             if let Err(e) = shared.release(&excess, now_ms()).await {
                 tracing::warn!(error = %e, "giving back deliveries failed; their leases will expire");
             }
@@ -293,10 +339,11 @@ async fn claim_ahead(
         }
         // Otherwise wait. Subscriptions skipped for having enough waiting wake us as they
         // drain (`lane_room`), and a claim now would only read past their due deliveries;
-        // without them, the next due time does, a short pause at least, so that due work
+        // other work wakes us when published, or within the poll interval. Without skipped
+        // subscriptions, the next due time does, a short pause at least, so that due work
         // that cannot be claimed yet is not polled in a spin.
         let wait = if skipping {
-            Duration::from_millis(5)
+            shared.config.poll_interval
         } else if got > 0 {
             Duration::ZERO
         } else {

@@ -17,8 +17,8 @@ struct Lane {
     in_flight: usize,
     /// Claimed deliveries not started yet: on their way from the claimer, or parked.
     waiting: usize,
-    /// Deliveries that arrived while the lane was full, oldest first, with when they did.
-    parked: VecDeque<(Instant, Job)>,
+    /// Deliveries that arrived while the lane was full, oldest first.
+    parked: VecDeque<Job>,
     /// Token bucket of a rate-limited subscription: when it was last filled, and its tokens.
     bucket: Option<(Instant, f64)>,
 }
@@ -94,7 +94,7 @@ impl Lanes {
             self.start(lane);
             return Some(job);
         }
-        lane.parked.push_back((Instant::now(), job));
+        lane.parked.push_back(job);
         None
     }
 
@@ -105,7 +105,7 @@ impl Lanes {
         if lane.in_flight >= self.per_subscription {
             return None;
         }
-        let (_, job) = lane.parked.pop_front()?;
+        let job = lane.parked.pop_front()?;
         self.start(lane);
         Some(job)
     }
@@ -115,6 +115,22 @@ impl Lanes {
         lane.waiting = lane.waiting.saturating_sub(1);
         if lane.waiting + 1 == SKIP_AT_ROUNDS * self.per_subscription {
             self.room.notify_one();
+        }
+    }
+
+    /// A claimed delivery of `subscription` that arrived will not be started here (it is
+    /// given back): it no longer waits.
+    pub(crate) fn forget(&self, subscription: &str) {
+        let mut lanes = self.lock();
+        let Some(lane) = lanes.get_mut(subscription) else {
+            return;
+        };
+        lane.waiting = lane.waiting.saturating_sub(1);
+        if lane.waiting + 1 == SKIP_AT_ROUNDS * self.per_subscription {
+            self.room.notify_one();
+        }
+        if lane.idle() {
+            lanes.remove(subscription);
         }
     }
 
@@ -149,23 +165,18 @@ impl Lanes {
         Some(Duration::from_secs_f64((1.0 - tokens.max(0.0)) / rate))
     }
 
-    /// Parked deliveries that have waited longer than `age` (all of them for zero), taken
-    /// out to be given back before their lease runs out under a receiver that stays slow.
-    pub(crate) fn unpark_older_than(&self, age: Duration) -> Vec<Job> {
+    /// Parked deliveries claimed longer than `age` ago (all of them for zero), taken out to
+    /// be given back before their lease runs out under a receiver that stays slow.
+    pub(crate) fn unpark_claimed_before(&self, age: Duration) -> Vec<Job> {
         let mut lanes = self.lock();
-        let now = Instant::now();
         let mut old = Vec::new();
         for lane in lanes.values_mut() {
-            while lane
-                .parked
-                .front()
-                .is_some_and(|(at, _)| now.duration_since(*at) >= age)
-            {
-                if let Some((_, job)) = lane.parked.pop_front() {
-                    lane.waiting = lane.waiting.saturating_sub(1);
-                    old.push(job);
-                }
-            }
+            let (keep, stale): (VecDeque<Job>, VecDeque<Job>) = std::mem::take(&mut lane.parked)
+                .into_iter()
+                .partition(|job| job.claimed_at.elapsed() < age);
+            lane.parked = keep;
+            lane.waiting = lane.waiting.saturating_sub(stale.len());
+            old.extend(stale);
         }
         lanes.retain(|_, lane| !lane.idle());
         old
@@ -188,6 +199,7 @@ mod tests {
             url: "https://example.com".into(),
             secrets: "[]".into(),
             rate_limit: None,
+            claimed_at: Instant::now(),
         }
     }
 
@@ -262,8 +274,13 @@ mod tests {
         for j in kept {
             let _ = lanes.admit(j);
         }
-        assert!(lanes.unpark_older_than(Duration::from_secs(60)).is_empty());
-        assert_eq!(ids(&lanes.unpark_older_than(Duration::ZERO)), vec![2, 3]);
+        assert!(lanes
+            .unpark_claimed_before(Duration::from_secs(60))
+            .is_empty());
+        assert_eq!(
+            ids(&lanes.unpark_claimed_before(Duration::ZERO)),
+            vec![2, 3]
+        );
         assert!(lanes.next_parked("s").is_none());
         assert!(!lanes.leave("s"));
         assert!(lanes.lock().is_empty(), "an idle lane is forgotten");

@@ -214,6 +214,7 @@ impl Pool {
                         url: row.try_get("url")?,
                         secrets: row.try_get("secrets")?,
                         rate_limit: row.try_get("rate_limit")?,
+                        claimed_at: std::time::Instant::now(),
                     })
                 })
                 .collect::<Result<Vec<Job>, OutboxError>>()?
@@ -229,8 +230,11 @@ impl Pool {
         // the search (an aggregate would read every pending row).
         let sql = "SELECT d.next_attempt_at \
                    FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-                   WHERE d.status = 'pending' AND s.enabled ORDER BY d.next_attempt_at LIMIT 1";
+                   WHERE d.status = 'pending' AND s.enabled \
+                     AND (s.expires_at IS NULL OR s.expires_at > $1) \
+                   ORDER BY d.next_attempt_at LIMIT 1";
         on_pool!(self, |pool| Ok(sqlx::query_scalar::<_, i64>(sql)
+            .bind(now_ms())
             .fetch_optional(pool)
             .await?))
     }
@@ -428,6 +432,8 @@ pub(crate) struct Job {
     pub(crate) url: String,
     pub(crate) secrets: String,
     pub(crate) rate_limit: Option<i64>,
+    /// When this dispatcher claimed it: held past half its lease, it goes back unattempted.
+    pub(crate) claimed_at: std::time::Instant,
 }
 
 /// Whether an outcome was recorded (the lease was still ours) and disabled the subscription.
