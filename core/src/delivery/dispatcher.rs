@@ -308,14 +308,13 @@ async fn claim_ahead(
         tokio::pin!(published, lane_room);
         published.as_mut().enable();
         lane_room.as_mut().enable();
-        let (jobs, busy) = match shared.claim(batch).await {
+        let (mut jobs, busy) = match shared.claim(batch).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming deliveries failed");
                 (Vec::new(), false)
             }
         };
-        let mut jobs = jobs;
         let got = jobs.len();
         if got > 0 {
             // A claim never returns more than asked for, but if it did the rest goes back
