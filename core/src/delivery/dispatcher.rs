@@ -205,21 +205,11 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let _ = purger.await;
     // Claimed but never started: give them back now rather than when their leases expire.
     claimed.close();
-    let mut unstarted: Vec<i64> = shared
-        .lanes
-        .unpark_claimed_before(Duration::ZERO)
-        .iter()
-        .map(|job| job.delivery)
-        .collect();
+    let mut unstarted = shared.lanes.unpark_claimed_before(Duration::ZERO);
     while let Some(job) = claimed.recv().await {
-        unstarted.push(job.delivery);
+        unstarted.push(job);
     }
-    if let Err(e) = shared
-        .outbox
-        .bookkeeping
-        .release(&unstarted, &shared.owner, now_ms())
-        .await
-    {
+    if let Err(e) = shared.release(&unstarted, now_ms()).await {
         tracing::warn!(error = %e, "releasing unstarted deliveries failed; their leases will expire");
     }
     // Graceful stop: wait for the attempts in flight, then for their outcomes to be recorded.

@@ -265,8 +265,9 @@ impl Pool {
             let successes: Vec<usize> = (0..results.len())
                 .filter(|i| results[*i].1.success)
                 .collect();
-            if let Some(batch) = SuccessBatch::new(self, results, &successes)? {
-                let updated: std::collections::HashSet<i64> = sqlx::query_scalar(&batch.sql[0])
+            if let Some(batch) = SuccessBatch::new(results, &successes)? {
+                let sql = SuccessBatch::statements(self);
+                let updated: std::collections::HashSet<i64> = sqlx::query_scalar(&sql[0])
                     .bind(batch.now)
                     .bind(owner)
                     .bind(&batch.deliveries)
@@ -279,12 +280,12 @@ impl Pool {
                     .filter(|i| updated.contains(&results[*i].0.delivery))
                     .collect();
                 if !recorded.is_empty() {
-                    let (attempts, subscriptions) = batch.rows(results, &recorded)?;
-                    sqlx::query(&batch.sql[1])
+                    let (attempts, subscriptions) = SuccessBatch::rows(results, &recorded)?;
+                    sqlx::query(&sql[1])
                         .bind(attempts)
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query(&batch.sql[2])
+                    sqlx::query(&sql[2])
                         .bind(subscriptions)
                         .execute(&mut *tx)
                         .await?;

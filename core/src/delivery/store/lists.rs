@@ -29,11 +29,10 @@ pub(super) async fn finish_successes_on_postgres(
           WHERE failing_since IS NOT NULL AND id IN (SELECT subscription_id FROM done)) \
         SELECT id FROM done";
     let all: Vec<usize> = (0..results.len()).collect();
-    let pool_kind = Pool::Postgres(pool.clone());
-    let Some(batch) = SuccessBatch::new(&pool_kind, results, &all)? else {
+    let Some(batch) = SuccessBatch::new(results, &all)? else {
         return Ok(Vec::new());
     };
-    let (attempts, _) = batch.rows(results, &all)?;
+    let (attempts, _) = SuccessBatch::rows(results, &all)?;
     let updated: std::collections::HashSet<i64> = sqlx::query_scalar(SQL)
         .bind(batch.now)
         .bind(owner)
@@ -93,14 +92,12 @@ impl Pool {
 
 /// The three statements that record a batch of successful attempts, and their parameters.
 pub(super) struct SuccessBatch {
-    pub(super) sql: [String; 3],
     pub(super) now: i64,
     pub(super) deliveries: String,
 }
 
 impl SuccessBatch {
     pub(super) fn new(
-        pool: &Pool,
         results: &[(Job, Outcome)],
         successes: &[usize],
     ) -> Result<Option<SuccessBatch>, OutboxError> {
@@ -108,8 +105,18 @@ impl SuccessBatch {
             return Ok(None);
         };
         let deliveries: Vec<i64> = successes.iter().map(|i| results[*i].0.delivery).collect();
+        Ok(Some(SuccessBatch {
+            now,
+            deliveries: serde_json::to_string(&deliveries)?,
+        }))
+    }
+
+    /// The three statements, in order: mark the deliveries (`$1` now, `$2` owner, `$3` their
+    /// ids), insert the attempts (`$1` [`rows`](Self::rows)' first), clear the subscriptions'
+    /// failure (`$1` its second).
+    pub(super) fn statements(pool: &Pool) -> [String; 3] {
         let int = |i: usize| format!("CAST(value->>{i} AS BIGINT)");
-        let sql = [
+        [
             format!(
                 "UPDATE hookspec_deliveries{} SET status = 'succeeded', attempts = attempts + 1, \
                    next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
@@ -131,17 +138,11 @@ impl SuccessBatch {
                  WHERE failing_since IS NOT NULL AND id IN (SELECT value FROM {})",
                 pool.json_values(1)
             ),
-        ];
-        Ok(Some(SuccessBatch {
-            sql,
-            now,
-            deliveries: serde_json::to_string(&deliveries)?,
-        }))
+        ]
     }
 
     /// The attempts to insert and the subscriptions that stop failing, as JSON parameters.
     pub(super) fn rows(
-        &self,
         results: &[(Job, Outcome)],
         recorded: &[usize],
     ) -> Result<(String, String), OutboxError> {
