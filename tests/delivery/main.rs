@@ -646,34 +646,81 @@ async fn a_rate_limit_spaces_deliveries() {
 
 #[tokio::test]
 async fn finished_messages_are_purged_after_retention() {
-    let backend = support::sqlite().await;
-    let receiver = Receiver::answering(StatusCode::OK).await;
-    backend
-        .outbox
-        .subscribe(Subscription::new(&receiver.url))
-        .await
-        .unwrap();
-    let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
-    let id = backend
-        .outbox
-        .publish::<entity_changed>(&event("Task", "create", "1", ""))
-        .await
-        .unwrap();
-    drained(&backend.outbox, WAIT).await;
-    assert_eq!(
+    for backend in backends().await {
+        let receiver = Receiver::answering(StatusCode::OK).await;
         backend
             .outbox
-            .purge(Duration::from_secs(3600))
+            .subscribe(Subscription::new(&receiver.url))
             .await
-            .unwrap(),
-        0,
-        "kept within retention"
-    );
-    assert_eq!(backend.outbox.attempts(&id).await.unwrap().len(), 1);
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    assert_eq!(backend.outbox.purge(Duration::ZERO).await.unwrap(), 1);
-    assert!(backend.outbox.attempts(&id).await.unwrap().is_empty());
-    dispatcher.shutdown().await;
+            .unwrap();
+        let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+        let id = backend
+            .outbox
+            .publish::<entity_changed>(&event("Task", "create", "1", ""))
+            .await
+            .unwrap();
+        drained(&backend.outbox, WAIT).await;
+        let kept = backend.outbox.purge(Duration::from_secs(3600)).await;
+        assert_eq!(kept.unwrap(), 0, "{}: kept within retention", backend.name);
+        assert_eq!(backend.outbox.attempts(&id).await.unwrap().len(), 1);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(backend.outbox.purge(Duration::ZERO).await.unwrap(), 1);
+        assert!(backend.outbox.attempts(&id).await.unwrap().is_empty());
+        for table in [
+            "hookspec_messages",
+            "hookspec_deliveries",
+            "hookspec_attempts",
+        ] {
+            assert_eq!(backend.rows(table).await, 0, "{}: {table}", backend.name);
+        }
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_subscription_deletes_its_deliveries_and_attempts() {
+    for backend in backends().await {
+        let receiver = Receiver::answering(StatusCode::OK).await;
+        let outbox = &backend.outbox;
+        let gone = outbox
+            .subscribe(Subscription::new(&receiver.url))
+            .await
+            .unwrap();
+        let kept = outbox
+            .subscribe(Subscription::new(&receiver.url))
+            .await
+            .unwrap();
+        let dispatcher = outbox.dispatcher(fast_config()).spawn();
+        for n in 0..3 {
+            outbox
+                .publish::<entity_changed>(&event("Task", "create", &n.to_string(), ""))
+                .await
+                .unwrap();
+        }
+        drained(outbox, WAIT).await;
+        assert_eq!(
+            backend.rows("hookspec_attempts").await,
+            6,
+            "{}",
+            backend.name
+        );
+        let owner = outbox.subscription(&gone.id).await.unwrap().owner;
+        outbox.delete_subscription(&owner, &gone.id).await.unwrap();
+        assert_eq!(
+            backend.rows("hookspec_deliveries").await,
+            3,
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            backend.rows("hookspec_attempts").await,
+            3,
+            "{}",
+            backend.name
+        );
+        assert!(outbox.subscription(&kept.id).await.is_ok());
+        dispatcher.shutdown().await;
+    }
 }
 
 #[tokio::test]

@@ -191,6 +191,20 @@ pub async fn postgres() -> Option<Backend> {
     })
 }
 
+impl Backend {
+    /// How many rows `table` holds, read directly from the database.
+    pub async fn rows(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        if self.name == "sqlite" {
+            let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+            sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap()
+        } else {
+            let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+            sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap()
+        }
+    }
+}
+
 /// Waits until no delivery is pending (or panics after `limit`).
 pub async fn drained(outbox: &Outbox, limit: Duration) -> (i64, i64, i64) {
     let deadline = Instant::now() + limit;

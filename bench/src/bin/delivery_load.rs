@@ -139,7 +139,6 @@ fn config() -> DispatchConfig {
     DispatchConfig {
         concurrency: CONCURRENCY,
         per_subscription: CONCURRENCY,
-        poll_interval: Duration::from_millis(10),
         ..DispatchConfig::default()
     }
 }
@@ -246,6 +245,7 @@ async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, 
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let rate = events as f64 / started.elapsed().as_secs_f64();
+    eprintln!("delivered {events} events from {backend}");
     dispatcher.shutdown().await;
     drop(outbox);
     store.remove().await;

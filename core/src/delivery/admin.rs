@@ -137,13 +137,7 @@ impl Outbox {
     /// Deletes `owner`'s subscription `id`, with its pending deliveries.
     pub async fn delete_subscription(&self, owner: &str, id: &str) -> Result<(), OutboxError> {
         self.owned_subscription(owner, id).await?;
-        on_pool!(&self.pool, |pool| {
-            sqlx::query("DELETE FROM hookspec_subscriptions WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?;
-            Ok(())
-        })
+        self.pool.delete_subscription(id).await
     }
 
     /// A new secret for `owner`'s subscription `id`; the current ones keep signing for `grace`,

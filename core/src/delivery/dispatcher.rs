@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use super::cursor::DueCursor;
 use super::lanes::Lanes;
 use super::outbox::{duration_ms, random_id, Outbox, StoredSecret};
 use super::retry::{parse_retry_after, RetrySchedule};
@@ -279,6 +280,7 @@ async fn claim_ahead(
 ) {
     let batch = 4 * shared.config.concurrency.max(1);
     let sweep = (shared.config.lease / 4).max(Duration::from_millis(10));
+    let mut cursor = DueCursor::new(shared.config.poll_interval);
     loop {
         // Parked deliveries held past half their lease go back, even while the queue is full.
         let stale = shared.lanes.unpark_claimed_before(shared.config.lease / 2);
@@ -298,7 +300,7 @@ async fn claim_ahead(
         tokio::pin!(published, lane_room);
         published.as_mut().enable();
         lane_room.as_mut().enable();
-        let (mut jobs, busy) = match shared.claim(batch).await {
+        let (mut jobs, busy) = match shared.claim(batch, cursor.from()).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming deliveries failed");
@@ -306,6 +308,9 @@ async fn claim_ahead(
             }
         };
         let got = jobs.len();
+        if !busy {
+            cursor.claimed(&jobs);
+        }
         if got > 0 {
             // A claim never returns more than asked for, but if it did the rest goes back
             // rather than be lost from the count of what each lane holds.
@@ -373,14 +378,15 @@ async fn record(shared: Arc<Shared>, mut results: mpsc::UnboundedReceiver<(Job, 
 }
 
 impl Shared {
-    /// Claims up to `free` deliveries; also says whether some subscriptions were skipped.
-    async fn claim(&self, free: usize) -> Result<(Vec<Job>, bool), super::OutboxError> {
+    /// Claims up to `free` deliveries due from `from` on; also says whether some
+    /// subscriptions were skipped.
+    async fn claim(&self, free: usize, from: i64) -> Result<(Vec<Job>, bool), super::OutboxError> {
         let busy = self.lanes.full();
         let now = now_ms();
         let limit = i64::try_from(free).unwrap_or(i64::MAX);
         let lease_until = now + duration_ms(self.config.lease);
         let jobs = (self.outbox.bookkeeping)
-            .claim(&self.owner, now, lease_until, limit, &busy)
+            .claim(&self.owner, now, lease_until, limit, &busy, from)
             .await?;
         Ok((jobs, !busy.is_empty()))
     }

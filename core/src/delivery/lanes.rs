@@ -184,13 +184,14 @@ impl Lanes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn job(delivery: i64, subscription: &str) -> Job {
+    pub(crate) fn job(delivery: i64, subscription: &str) -> Job {
         Job {
             delivery,
             attempts: 0,
+            due_at: 0,
             message_id: format!("msg_{delivery}"),
             event: "tick".into(),
             method: "POST".into(),

@@ -15,6 +15,7 @@
 //! ```
 
 mod admin;
+mod cursor;
 mod dispatcher;
 mod filter;
 mod lanes;

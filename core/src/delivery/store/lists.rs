@@ -63,8 +63,8 @@ impl Pool {
     }
 
     /// `column` is one of the ids in the JSON array bound at `$n`, written so that each id
-    /// is looked up by key. Without it both planners may prefer the `(status, ...)` index,
-    /// as a statement also asks for `status = 'pending'`, and read every pending row.
+    /// is looked up by key. Without it both planners may prefer the index of pending
+    /// deliveries, as a statement also asks for `status = 'pending'`, and read every pending row.
     pub(super) fn key_in(&self, column: &str, n: usize) -> String {
         let ids = format!("SELECT CAST(value AS BIGINT) FROM {}", self.json_values(n));
         match self {
