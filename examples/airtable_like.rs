@@ -122,7 +122,7 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
         .dispatcher(DispatchConfig {
             poll_interval: Duration::from_millis(20),
             ..DispatchConfig::default()
-        })
+        })?
         .spawn();
     let client = reqwest::Client::new();
 

@@ -102,7 +102,7 @@ async fn run(db: &str) -> Result<(Vec<EntityEvent>, Vec<EntityEvent>), Box<dyn s
         .dispatcher(DispatchConfig {
             poll_interval: Duration::from_millis(20),
             ..DispatchConfig::default()
-        })
+        })?
         .spawn();
     for e in [
         event("Task", "create", "new", ""),

@@ -184,6 +184,7 @@ async fn what_the_outbox_sends_the_receiver_kit_verifies() {
         .unwrap();
     let dispatcher = outbox
         .dispatcher(hookspec::delivery::DispatchConfig::default())
+        .unwrap()
         .spawn();
     for amount in [1.0, 2.0, 3.0] {
         outbox

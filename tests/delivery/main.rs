@@ -74,7 +74,7 @@ async fn delivers_signed_bodies_that_match_the_document() {
             .unwrap();
         let secret = created.secret.expose();
         assert!(secret.starts_with("whsec_"), "{secret}");
-        let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+        let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
         let mut ids = Vec::new();
         for i in 0..3 {
             ids.push(
@@ -140,7 +140,7 @@ async fn an_ed25519_key_adds_a_v1a_signature() {
         .subscribe(Subscription::new(&receiver.url))
         .await
         .unwrap();
-    let dispatcher = outbox.dispatcher(fast_config()).spawn();
+    let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
     outbox
         .publish::<entity_changed>(&event("Task", "create", "1", ""))
         .await
@@ -178,7 +178,7 @@ async fn retries_non_2xx_with_the_same_id_until_success() {
             .subscribe(Subscription::new(&receiver.url))
             .await
             .unwrap();
-        let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+        let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
         let id = backend
             .outbox
             .publish::<entity_changed>(&event("Task", "create", "a", ""))
@@ -250,7 +250,7 @@ async fn network_errors_timeouts_and_redirects_are_failures_retried_then_given_u
             timeout: Duration::from_millis(300),
             ..fast_config()
         };
-        let dispatcher = backend.outbox.dispatcher(config).spawn();
+        let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
         let id = backend
             .outbox
             .publish::<entity_changed>(&event("Task", "create", "a", ""))
@@ -306,7 +306,7 @@ async fn gone_disables_the_subscription_and_enabling_resumes_it() {
             .subscribe(Subscription::new(&receiver.url))
             .await
             .unwrap();
-        let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+        let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
         backend
             .outbox
             .publish::<entity_changed>(&event("Task", "create", "1", ""))
@@ -350,7 +350,7 @@ async fn continuous_failure_past_the_threshold_disables() {
             failure_threshold: Duration::from_millis(20),
             ..fast_config()
         };
-        let dispatcher = backend.outbox.dispatcher(config).spawn();
+        let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
         backend
             .outbox
             .publish::<entity_changed>(&event("Task", "create", "1", ""))
@@ -408,7 +408,7 @@ async fn retry_after_is_honoured_within_bounds() {
             max_retry_after: Duration::from_millis(300),
             ..fast_config()
         };
-        let dispatcher = backend.outbox.dispatcher(config).spawn();
+        let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
         backend
             .outbox
             .publish::<entity_changed>(&event("Task", "create", "1", ""))
@@ -482,7 +482,7 @@ async fn events_and_filters_choose_the_subscriptions() {
             .subscribe(Subscription::new(&others.url).events([other_event::NAME]))
             .await
             .unwrap();
-        let dispatcher = outbox.dispatcher(fast_config()).spawn();
+        let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
         outbox
             .publish::<entity_changed>(&event("Task", "create", "x", ""))
             .await
@@ -570,7 +570,7 @@ async fn publishing_in_a_transaction_follows_its_commit() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+    let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
     drained(&backend.outbox, WAIT).await;
     let got = receiver.received();
     assert_eq!(got.len(), 1);
@@ -600,9 +600,10 @@ async fn a_slow_receiver_does_not_delay_the_others() {
             per_subscription: 2,
             concurrency: 8,
             timeout: Duration::from_secs(5),
+            lease: Duration::from_secs(10),
             ..fast_config()
         };
-        let dispatcher = backend.outbox.dispatcher(config).spawn();
+        let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
         for i in 0..20 {
             backend
                 .outbox
@@ -629,7 +630,7 @@ async fn a_rate_limit_spaces_deliveries() {
         .subscribe(Subscription::new(&receiver.url).rate_limit(10))
         .await
         .unwrap();
-    let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+    let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
     for i in 0..20 {
         backend
             .outbox
@@ -653,7 +654,7 @@ async fn finished_messages_are_purged_after_retention() {
             .subscribe(Subscription::new(&receiver.url))
             .await
             .unwrap();
-        let dispatcher = backend.outbox.dispatcher(fast_config()).spawn();
+        let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
         let id = backend
             .outbox
             .publish::<entity_changed>(&event("Task", "create", "1", ""))
@@ -678,6 +679,22 @@ async fn finished_messages_are_purged_after_retention() {
 }
 
 #[tokio::test]
+async fn a_dispatcher_whose_settings_cannot_work_is_refused() {
+    let backend = support::sqlite().await;
+    let config = DispatchConfig {
+        lease: Duration::from_millis(500),
+        ..fast_config()
+    };
+    let Err(error) = backend.outbox.dispatcher(config) else {
+        panic!("a lease shorter than the timeout was accepted");
+    };
+    assert_eq!(
+        error.to_string(),
+        "invalid dispatch configuration: lease (500ms) must be longer than timeout (800ms)"
+    );
+}
+
+#[tokio::test]
 async fn deleting_a_subscription_deletes_its_deliveries_and_attempts() {
     for backend in backends().await {
         let receiver = Receiver::answering(StatusCode::OK).await;
@@ -690,7 +707,7 @@ async fn deleting_a_subscription_deletes_its_deliveries_and_attempts() {
             .subscribe(Subscription::new(&receiver.url))
             .await
             .unwrap();
-        let dispatcher = outbox.dispatcher(fast_config()).spawn();
+        let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
         for n in 0..3 {
             outbox
                 .publish::<entity_changed>(&event("Task", "create", &n.to_string(), ""))
@@ -746,6 +763,7 @@ async fn every_attempt_uses_the_schedule_then_gives_up() {
             schedule,
             ..fast_config()
         })
+        .unwrap()
         .spawn();
     let id = backend
         .outbox

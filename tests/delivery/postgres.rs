@@ -33,8 +33,8 @@ async fn two_dispatchers_deliver_10_000_events_none_lost_none_twice() {
         .await
         .unwrap()
         .ssrf_policy(support::loopback());
-    let a = backend.outbox.dispatcher(config.clone()).spawn();
-    let b = second.dispatcher(config).spawn();
+    let a = backend.outbox.dispatcher(config.clone()).unwrap().spawn();
+    let b = second.dispatcher(config).unwrap().spawn();
 
     let outbox = Arc::new(backend.outbox.clone());
     let publishers: Vec<_> = (0..8)

@@ -240,7 +240,7 @@ async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, 
     // On stderr, for a profiler to attach to just this phase.
     eprintln!("delivering {events} events from {backend}");
     let started = Instant::now();
-    let dispatcher = outbox.dispatcher(config()).spawn();
+    let dispatcher = outbox.dispatcher(config()).unwrap().spawn();
     while receiver.count.load(Ordering::Relaxed) < events {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -261,7 +261,7 @@ async fn latency(backend: &str, postgres: Option<&str>, rate: u64, seconds: u64)
         .subscribe(Subscription::new(&receiver.url))
         .await
         .unwrap();
-    let dispatcher = outbox.dispatcher(config()).spawn();
+    let dispatcher = outbox.dispatcher(config()).unwrap().spawn();
     let total = rate * seconds;
     let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
     for seq in 0..total {

@@ -10,54 +10,13 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use super::config::DispatchConfig;
 use super::cursor::DueCursor;
 use super::lanes::Lanes;
 use super::outbox::{duration_ms, random_id, Outbox, StoredSecret};
-use super::retry::{parse_retry_after, RetrySchedule};
+use super::retry::parse_retry_after;
 use super::store::{now_ms, Finished, Job, Next, Outcome};
 use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
-
-/// How the dispatcher works. `Default` gives production values.
-#[derive(Clone, Debug)]
-pub struct DispatchConfig {
-    /// Attempts in flight at once, over all subscriptions (default 64). The dispatcher claims
-    /// ahead in batches of four times this, and holds at most sixteen times this many claimed
-    /// deliveries in memory.
-    pub concurrency: usize,
-    /// Attempts in flight at once to one subscription (default 4): a slow receiver holds
-    /// only its own slots.
-    pub per_subscription: usize,
-    /// Time allowed for one attempt, connection to response (default 15 s).
-    pub timeout: Duration,
-    /// When to retry (default: the Standard Webhooks schedule).
-    pub schedule: RetrySchedule,
-    /// The longest `Retry-After` honoured on 429 and 503 (default 1 h).
-    pub max_retry_after: Duration,
-    /// A subscription failing continuously for longer is disabled (default 5 days).
-    pub failure_threshold: Duration,
-    /// How long a claim lasts: a dispatcher that dies loses its claims after this (default 60 s).
-    pub lease: Duration,
-    /// How often to look for due work when nothing wakes the dispatcher (default 500 ms).
-    pub poll_interval: Duration,
-    /// Finished messages are purged after this (default 7 days).
-    pub retention: Duration,
-}
-
-impl Default for DispatchConfig {
-    fn default() -> Self {
-        DispatchConfig {
-            concurrency: 64,
-            per_subscription: 4,
-            timeout: Duration::from_secs(15),
-            schedule: RetrySchedule::default(),
-            max_retry_after: Duration::from_secs(3600),
-            failure_threshold: Duration::from_secs(5 * 24 * 3600),
-            lease: Duration::from_secs(60),
-            poll_interval: Duration::from_millis(500),
-            retention: Duration::from_secs(7 * 24 * 3600),
-        }
-    }
-}
 
 /// Counters of what a dispatcher did.
 #[derive(Debug, Default)]
@@ -78,6 +37,7 @@ pub struct Metrics {
 pub struct Dispatcher {
     outbox: Outbox,
     config: DispatchConfig,
+    client: reqwest::Client,
 }
 
 /// A running dispatcher.
@@ -111,18 +71,27 @@ struct Shared {
 }
 
 impl Dispatcher {
-    pub(crate) fn new(outbox: Outbox, config: DispatchConfig) -> Self {
-        Dispatcher { outbox, config }
+    /// Checks `config` and builds the HTTP client the attempts share.
+    pub(crate) fn new(outbox: Outbox, config: DispatchConfig) -> Result<Self, super::OutboxError> {
+        config.validate()?;
+        // Redirects are not followed and every connection goes through the SSRF guard: a
+        // client without them must not be used, so failing to build one is an error.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(outbox.ssrf.resolver())
+            .no_proxy()
+            .build()
+            .map_err(|e| super::OutboxError::InvalidConfig(format!("no HTTP client: {e}")))?;
+        Ok(Dispatcher {
+            outbox,
+            config,
+            client,
+        })
     }
 
     /// Starts delivering on the current tokio runtime.
     pub fn spawn(self) -> DispatcherHandle {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(self.outbox.ssrf.resolver())
-            .no_proxy()
-            .build()
-            .unwrap_or_default();
+        let client = self.client;
         let metrics = Arc::new(Metrics::default());
         let shared = Arc::new(Shared {
             owner: random_id("dispatcher"),

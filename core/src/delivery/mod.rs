@@ -9,12 +9,13 @@
 //! let created = outbox.subscribe(Subscription::new("https://example.com/hooks").events([new_event::NAME])).await?;
 //! println!("show this secret once: {}", created.secret.expose());
 //! outbox.publish::<new_event>(&payment).await?;
-//! let dispatcher = outbox.dispatcher(DispatchConfig::default()).spawn();
+//! let dispatcher = outbox.dispatcher(DispatchConfig::default())?.spawn();
 //! dispatcher.shutdown().await;
 //! # Ok(()) }
 //! ```
 
 mod admin;
+mod config;
 mod cursor;
 mod dispatcher;
 mod filter;
@@ -25,7 +26,8 @@ mod ssrf;
 mod store;
 
 pub use admin::{StoredPayload, SubscriptionUpdate};
-pub use dispatcher::{DispatchConfig, Dispatcher, DispatcherHandle, Metrics};
+pub use config::{DispatchConfig, MAX_CONCURRENCY};
+pub use dispatcher::{Dispatcher, DispatcherHandle, Metrics};
 pub use filter::{Filter, FilterError};
 pub use outbox::{
     Attempt, CreatedSubscription, Outbox, OutboxTransaction, Subscription, SubscriptionInfo,
@@ -52,4 +54,7 @@ pub enum OutboxError {
     /// No subscription has this id.
     #[error("no subscription `{0}`")]
     NotFound(String),
+    /// A dispatcher's settings cannot work (see [`DispatchConfig::validate`]).
+    #[error("invalid dispatch configuration: {0}")]
+    InvalidConfig(String),
 }

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Row, SqliteConnection};
 use tokio::sync::Notify;
 
-use super::dispatcher::{DispatchConfig, Dispatcher};
+use super::config::DispatchConfig;
+use super::dispatcher::Dispatcher;
 use super::filter::Filter;
 use super::ssrf::SsrfPolicy;
 use super::store::{now_ms, on_pool, Pool};
@@ -325,8 +326,9 @@ impl Outbox {
         self
     }
 
-    /// A dispatcher that delivers this outbox's pending work; call `spawn` on it.
-    pub fn dispatcher(&self, config: DispatchConfig) -> Dispatcher {
+    /// A dispatcher that delivers this outbox's pending work; call `spawn` on it. Settings
+    /// that cannot work are an error naming the first (see [`DispatchConfig::validate`]).
+    pub fn dispatcher(&self, config: DispatchConfig) -> Result<Dispatcher, OutboxError> {
         Dispatcher::new(self.clone(), config)
     }
 

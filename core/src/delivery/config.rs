@@ -1,0 +1,125 @@
+//! The dispatcher's settings, and the check that they can work.
+
+use std::time::Duration;
+
+use super::retry::RetrySchedule;
+use super::OutboxError;
+
+/// The most attempts a dispatcher keeps in flight: its queue of claimed deliveries is sixteen
+/// times this, and every one is a task and a socket.
+pub const MAX_CONCURRENCY: usize = 1 << 16;
+
+/// How the dispatcher works. `Default` gives production values.
+#[derive(Clone, Debug)]
+pub struct DispatchConfig {
+    /// Attempts in flight at once, over all subscriptions (default 64). The dispatcher claims
+    /// ahead in batches of four times this, and holds at most sixteen times this many claimed
+    /// deliveries in memory.
+    pub concurrency: usize,
+    /// Attempts in flight at once to one subscription (default 4): a slow receiver holds
+    /// only its own slots.
+    pub per_subscription: usize,
+    /// Time allowed for one attempt, connection to response (default 15 s).
+    pub timeout: Duration,
+    /// When to retry (default: the Standard Webhooks schedule).
+    pub schedule: RetrySchedule,
+    /// The longest `Retry-After` honoured on 429 and 503 (default 1 h).
+    pub max_retry_after: Duration,
+    /// A subscription failing continuously for longer is disabled (default 5 days).
+    pub failure_threshold: Duration,
+    /// How long a claim lasts: a dispatcher that dies loses its claims after this (default 60 s).
+    pub lease: Duration,
+    /// How often to look for due work when nothing wakes the dispatcher (default 500 ms).
+    pub poll_interval: Duration,
+    /// Finished messages are purged after this (default 7 days).
+    pub retention: Duration,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        DispatchConfig {
+            concurrency: 64,
+            per_subscription: 4,
+            timeout: Duration::from_secs(15),
+            schedule: RetrySchedule::default(),
+            max_retry_after: Duration::from_secs(3600),
+            failure_threshold: Duration::from_secs(5 * 24 * 3600),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+impl DispatchConfig {
+    /// Checks that these settings can work, naming the first that cannot.
+    /// [`Outbox::dispatcher`](super::Outbox::dispatcher) calls it.
+    pub fn validate(&self) -> Result<(), OutboxError> {
+        let invalid = |why: String| Err(OutboxError::InvalidConfig(why));
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return invalid(format!(
+                "concurrency must be between 1 and {MAX_CONCURRENCY}, not {}",
+                self.concurrency
+            ));
+        }
+        if self.per_subscription == 0 {
+            return invalid("per_subscription must be at least 1".into());
+        }
+        if self.timeout.is_zero() || self.poll_interval.is_zero() {
+            return invalid("timeout and poll_interval must be longer than zero".into());
+        }
+        // A claim must outlive the attempt it is for, or another dispatcher takes the
+        // delivery over while it is still being sent.
+        if self.lease <= self.timeout {
+            return invalid(format!(
+                "lease ({:?}) must be longer than timeout ({:?})",
+                self.lease, self.timeout
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(config: DispatchConfig) -> String {
+        match config.validate() {
+            Err(OutboxError::InvalidConfig(why)) => why,
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_work() {
+        DispatchConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_named() {
+        let base = DispatchConfig::default;
+        for concurrency in [0, MAX_CONCURRENCY + 1, usize::MAX] {
+            let why = refused(DispatchConfig {
+                concurrency,
+                ..base()
+            });
+            assert!(why.starts_with("concurrency must be"), "{why}");
+        }
+        let why = refused(DispatchConfig {
+            per_subscription: 0,
+            ..base()
+        });
+        assert!(why.contains("per_subscription"), "{why}");
+        let why = refused(DispatchConfig {
+            poll_interval: Duration::ZERO,
+            ..base()
+        });
+        assert!(why.contains("poll_interval"), "{why}");
+        let why = refused(DispatchConfig {
+            lease: Duration::from_secs(15),
+            ..base()
+        });
+        assert_eq!(why, "lease (15s) must be longer than timeout (15s)");
+    }
+}
