@@ -121,12 +121,17 @@ out += [
     (results / "delivery.md").read_text().strip(),
     "",
     "What limits it: each delivery is claimed (one statement per batch, returning what the attempts need) "
-    "and recorded (one transaction of three statements per batch of successes) in the database, and on a "
-    "2-core machine the database, the dispatcher, the receiver and the load generator share the cores: "
-    "the ceiling alone keeps both busy. SQLite works on one connection, so claims wait for recordings. "
-    "PostgreSQL pays a round trip per statement and its server processes take most of a core; the "
-    "dispatcher's bookkeeping there commits asynchronously (a server crash re-sends, never loses), "
-    "publishing does not. A real receiver across a network is far slower than either figure.",
+    "and recorded (one statement per batch of successes on PostgreSQL, one transaction of three on SQLite) "
+    "in the database, and on a 2-core machine the database, the dispatcher, the receiver and the load "
+    "generator share the cores: the ceiling alone keeps both busy, at about 33 µs of CPU per request. "
+    "SQLite works on one connection, so claims wait for recordings. On PostgreSQL, `perf` during a drain "
+    "shows the server processes taking 45 % of both cores, about 40 µs per delivery: a claim costs about "
+    "9 µs a row (a heap-only update of the lease, planned once), a recorded success about 17 µs, most of it "
+    "moving the finished delivery's new row version into its three other indexes (key, subscription, "
+    "message); sharing the cores also makes the HTTP side dearer than in the ceiling. The dispatcher's "
+    "bookkeeping there commits asynchronously (a server crash re-sends, never loses), publishing does not. "
+    "A real receiver across a network is far slower than either figure, and a database on its own machine "
+    "takes its share off the dispatcher's cores.",
     "",
 ]
 print("\n".join(out))
