@@ -4,6 +4,7 @@
 mod kill;
 mod postgres;
 mod support;
+mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -154,9 +154,7 @@ pub async fn backends() -> Vec<Backend> {
 }
 
 pub async fn sqlite() -> Backend {
-    let dir = std::env::temp_dir().join(format!("hookspec-test-{}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("outbox.db").display());
+    let url = new_sqlite_url();
     let outbox = Outbox::sqlite(&url).await.unwrap().ssrf_policy(loopback());
     Backend {
         name: "sqlite",
@@ -165,8 +163,29 @@ pub async fn sqlite() -> Backend {
     }
 }
 
-/// A new database on the server `HOOKSPEC_TEST_DATABASE_URL` points at.
+/// The URL of a new SQLite database file, not created yet.
+pub fn new_sqlite_url() -> String {
+    let dir = std::env::temp_dir().join(format!("hookspec-test-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    format!("sqlite://{}", dir.join("outbox.db").display())
+}
+
+/// A new outbox on the server `HOOKSPEC_TEST_DATABASE_URL` points at.
 pub async fn postgres() -> Option<Backend> {
+    let url = new_postgres_database().await?;
+    let outbox = Outbox::postgres(&url)
+        .await
+        .unwrap()
+        .ssrf_policy(loopback());
+    Some(Backend {
+        name: "postgres",
+        outbox,
+        url,
+    })
+}
+
+/// The URL of a new, empty database on the server `HOOKSPEC_TEST_DATABASE_URL` points at.
+pub async fn new_postgres_database() -> Option<String> {
     let server = std::env::var("HOOKSPEC_TEST_DATABASE_URL").ok()?;
     let name = format!("hookspec_test_{}", rand::random::<u32>());
     let admin = sqlx::PgPool::connect(&server)
@@ -179,16 +198,7 @@ pub async fn postgres() -> Option<Backend> {
     admin.close().await;
     let mut url = reqwest::Url::parse(&server).unwrap();
     url.set_path(&name);
-    let url = url.to_string();
-    let outbox = Outbox::postgres(&url)
-        .await
-        .unwrap()
-        .ssrf_policy(loopback());
-    Some(Backend {
-        name: "postgres",
-        outbox,
-        url,
-    })
+    Some(url.to_string())
 }
 
 impl Backend {

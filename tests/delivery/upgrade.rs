@@ -1,0 +1,99 @@
+//! An outbox written under the first schema opens under the current one: its migrations run
+//! on the data that is there, and the work it held is delivered.
+
+use std::str::FromStr;
+
+use axum::http::StatusCode;
+use hookspec::delivery::Outbox;
+use hookspec::signing::Secret;
+
+use super::support::{self, drained, fast_config, loopback, Receiver};
+use super::{event, WAIT};
+
+/// The first schema as version 1 of the store applied it, on SQLite or PostgreSQL.
+const FIRST_SCHEMA: &str = include_str!("../../core/migrations/0001_outbox.sql");
+
+/// The first schema and what it holds: one subscription, a message delivered long ago with
+/// its attempt, and a message still pending.
+fn first_schema(receiver: &str, postgres: bool) -> Vec<String> {
+    let schema = if postgres {
+        FIRST_SCHEMA.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+    } else {
+        FIRST_SCHEMA.to_owned()
+    };
+    let secrets =
+        serde_json::json!([{ "secret": Secret::generate().expose(), "expires_at": null }]);
+    let payload = serde_json::to_string(&event("Task", "create", "1", "")).unwrap();
+    vec![
+        schema,
+        "CREATE TABLE hookspec_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)".into(),
+        "INSERT INTO hookspec_migrations VALUES (1, 0)".into(),
+        format!(
+            "INSERT INTO hookspec_subscriptions (id, url, events, secrets, created_at, updated_at) \
+             VALUES ('sub_old', '{receiver}', '[]', '{secrets}', 0, 0)"
+        ),
+        format!(
+            "INSERT INTO hookspec_messages VALUES ('msg_done', 'entity.changed', 'POST', '{payload}', 0), \
+               ('msg_pending', 'entity.changed', 'POST', '{payload}', 0)"
+        ),
+        "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, attempts, next_attempt_at, created_at, finished_at) \
+         VALUES ('msg_done', 'sub_old', 'succeeded', 1, 0, 0, 0), ('msg_pending', 'sub_old', 'pending', 0, 0, 0, NULL)"
+            .into(),
+        "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, latency_ms) \
+         SELECT id, 0, 204, 1 FROM hookspec_deliveries WHERE message_id = 'msg_done'"
+            .into(),
+    ]
+}
+
+#[tokio::test]
+async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
+    let receiver = Receiver::answering(StatusCode::NO_CONTENT).await;
+    let mut urls = vec![("sqlite", support::new_sqlite_url())];
+    if let Some(url) = support::new_postgres_database().await {
+        urls.push(("postgres", url));
+    }
+    for (name, url) in urls {
+        let outbox = if name == "sqlite" {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                .unwrap()
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            for sql in first_schema(&receiver.url, false) {
+                sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+            Outbox::sqlite(&url).await.unwrap()
+        } else {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            for sql in first_schema(&receiver.url, true) {
+                sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+            Outbox::postgres(&url).await.unwrap()
+        };
+        let outbox = outbox.ssrf_policy(loopback());
+        let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
+        let (pending, succeeded, _) = drained(&outbox, WAIT).await;
+        assert_eq!((pending, succeeded), (0, 2), "{name}");
+        assert_eq!(
+            outbox.attempts("msg_done").await.unwrap().len(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            outbox.attempts("msg_pending").await.unwrap().len(),
+            1,
+            "{name}"
+        );
+        dispatcher.shutdown().await;
+        // Reopening runs nothing twice.
+        drop(outbox);
+        let again = if name == "sqlite" {
+            Outbox::sqlite(&url).await
+        } else {
+            Outbox::postgres(&url).await
+        };
+        assert!(again.is_ok(), "{name}: {:?}", again.err());
+    }
+    assert_eq!(receiver.received().len(), 2);
+}
