@@ -12,9 +12,9 @@ pub const MAX_CONCURRENCY: usize = 1 << 16;
 /// How the dispatcher works. `Default` gives production values.
 #[derive(Clone, Debug)]
 pub struct DispatchConfig {
-    /// Attempts in flight at once, over all subscriptions (default 64). The dispatcher claims
-    /// ahead in batches of four times this, and holds at most sixteen times this many claimed
-    /// deliveries in memory.
+    /// Attempts in flight at once, over all subscriptions (default 64, at most
+    /// [`MAX_CONCURRENCY`]). The dispatcher claims ahead in batches of four times this, and
+    /// holds at most sixteen times this many claimed deliveries in memory.
     pub concurrency: usize,
     /// Attempts in flight at once to one subscription (default 4): a slow receiver holds
     /// only its own slots.
@@ -28,6 +28,7 @@ pub struct DispatchConfig {
     /// A subscription failing continuously for longer is disabled (default 5 days).
     pub failure_threshold: Duration,
     /// How long a claim lasts: a dispatcher that dies loses its claims after this (default 60 s).
+    /// Longer than `timeout`, so that no other dispatcher takes a delivery over mid-attempt.
     pub lease: Duration,
     /// How often to look for due work when nothing wakes the dispatcher (default 500 ms).
     pub poll_interval: Duration,
