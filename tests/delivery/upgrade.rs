@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use axum::http::StatusCode;
-use hookspec::delivery::Outbox;
+use hookspec::delivery::{Outbox, OutboxError};
 use hookspec::signing::Secret;
 
 use super::support::{self, drained, fast_config, loopback, Receiver};
@@ -45,6 +45,15 @@ fn first_schema(receiver: &str, postgres: bool) -> Vec<String> {
     ]
 }
 
+/// Opens the outbox at `url` (which runs the migrations) on the backend `name`.
+async fn open(name: &str, url: &str) -> Result<Outbox, OutboxError> {
+    if name == "sqlite" {
+        Outbox::sqlite(url).await
+    } else {
+        Outbox::postgres(url).await
+    }
+}
+
 #[tokio::test]
 async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
     let receiver = Receiver::answering(StatusCode::NO_CONTENT).await;
@@ -53,7 +62,7 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
         urls.push(("postgres", url));
     }
     for (name, url) in urls {
-        let outbox = if name == "sqlite" {
+        if name == "sqlite" {
             let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
                 .unwrap()
                 .create_if_missing(true);
@@ -62,16 +71,14 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
                 sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
             }
             pool.close().await;
-            Outbox::sqlite(&url).await.unwrap()
         } else {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
             for sql in first_schema(&receiver.url, true) {
                 sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
             }
             pool.close().await;
-            Outbox::postgres(&url).await.unwrap()
-        };
-        let outbox = outbox.ssrf_policy(loopback());
+        }
+        let outbox = open(name, &url).await.unwrap().ssrf_policy(loopback());
         let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
         let (pending, succeeded, _) = drained(&outbox, WAIT).await;
         assert_eq!((pending, succeeded), (0, 2), "{name}");
@@ -88,11 +95,7 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
         dispatcher.shutdown().await;
         // Reopening runs nothing twice.
         drop(outbox);
-        let again = if name == "sqlite" {
-            Outbox::sqlite(&url).await
-        } else {
-            Outbox::postgres(&url).await
-        };
+        let again = open(name, &url).await;
         assert!(again.is_ok(), "{name}: {:?}", again.err());
     }
     assert_eq!(receiver.received().len(), 2);
