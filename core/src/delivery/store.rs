@@ -51,7 +51,11 @@ impl Pool {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // A claim returns hundreds of rows: with room for all of them, SQLite's worker
+            // thread runs the statement to the end instead of waking and waiting for the
+            // reader every 50 rows (the default), each time on cores the attempts are using.
+            .row_buffer_size(1024);
         // One connection: SQLite has one writer, and a single connection never meets
         // SQLITE_BUSY from a deferred transaction upgrading to a write.
         let pool = SqlitePoolOptions::new()
@@ -156,86 +160,92 @@ impl Pool {
         const DUE: &str = "d.status = 'pending' AND d.next_attempt_at BETWEEN $6 AND $3 \
             AND (d.lease_until IS NULL OR d.lease_until < $3) AND s.enabled \
             AND (s.expires_at IS NULL OR s.expires_at > $3)";
-        // What an attempt needs comes back with the claim. PostgreSQL joins the message and
-        // the subscription in, and takes the chosen ids as an array, looked up by key
-        // whatever the plan; SQLite cannot name joined tables in RETURNING, so it looks each
-        // value up by key.
-        let (joined, close, returning) = match self {
-            Pool::Postgres(_) => (
-                "FROM hookspec_messages m, hookspec_subscriptions sub \
-                 WHERE m.id = hookspec_deliveries.message_id \
-                   AND sub.id = hookspec_deliveries.subscription_id AND hookspec_deliveries.id = ANY(ARRAY(",
-                "FOR UPDATE OF d SKIP LOCKED))",
-                "hookspec_deliveries.id, hookspec_deliveries.attempts, hookspec_deliveries.next_attempt_at, \
-                 hookspec_deliveries.message_id, \
-                 hookspec_deliveries.subscription_id, m.event, m.method, m.payload, sub.url, \
-                 sub.secrets, sub.rate_limit"
-                    .to_owned(),
-            ),
-            Pool::Sqlite(_) => {
-                let by_key = |table: &str, key: &str, column: &str| {
-                    format!(
-                        "(SELECT t.{column} FROM {table} t WHERE t.id = hookspec_deliveries.{key}) AS {column}"
-                    )
-                };
-                let message = |column| by_key("hookspec_messages", "message_id", column);
-                let subscription = |column| by_key("hookspec_subscriptions", "subscription_id", column);
-                let returning = format!(
-                    "id, attempts, next_attempt_at, message_id, subscription_id, {}, {}, {}, {}, {}, {}",
-                    message("event"),
-                    message("method"),
-                    message("payload"),
-                    subscription("url"),
-                    subscription("secrets"),
-                    subscription("rate_limit"),
-                );
-                ("WHERE hookspec_deliveries.id IN (", ")", returning)
-            }
-        };
-        let busy_ids = self.json_values(5);
-        // A claim writes the lease only, no indexed column (see migration 2): the scan of due
-        // work reads past the deliveries in flight, which is far cheaper than moving each
-        // claimed one in every index.
-        let sql = format!(
-            "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 \
-             {joined} \
-               SELECT d.id FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-               WHERE {DUE} AND d.subscription_id NOT IN (SELECT value FROM {busy_ids}) \
-               ORDER BY d.next_attempt_at LIMIT $4 {close} \
-             RETURNING {returning}"
+        // The oldest due deliveries, skipping busy subscriptions.
+        let due = format!(
+            "FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+             WHERE {DUE} AND d.subscription_id NOT IN (SELECT value FROM {}) \
+             ORDER BY d.next_attempt_at LIMIT $4",
+            self.json_values(5)
         );
         let busy = serde_json::to_string(busy)?;
-        let mut jobs = on_pool!(self, |pool| {
-            let rows = sqlx::query(&sql)
-                .bind(owner)
-                .bind(lease_until)
-                .bind(now)
-                .bind(limit)
-                .bind(&busy)
-                .bind(from)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(Job {
-                        delivery: row.try_get("id")?,
-                        attempts: row.try_get("attempts")?,
-                        due_at: row.try_get("next_attempt_at")?,
-                        message_id: row.try_get("message_id")?,
-                        event: row.try_get("event")?,
-                        method: row.try_get("method")?,
-                        payload: row.try_get("payload")?,
-                        subscription_id: row.try_get("subscription_id")?,
-                        url: row.try_get("url")?,
-                        secrets: row.try_get("secrets")?,
-                        rate_limit: row.try_get("rate_limit")?,
-                        claimed_at: std::time::Instant::now(),
-                    })
-                })
-                .collect::<Result<Vec<Job>, OutboxError>>()?
-        });
-        // Oldest first, as they were chosen (RETURNING keeps no order).
-        jobs.sort_unstable_by_key(|job| job.delivery);
+        // A claim writes the lease only, no indexed column (see migration 2): the scan of due
+        // work reads past the deliveries in flight, which is far cheaper than moving each
+        // claimed one in every index. What an attempt needs comes back with the claim.
+        let mut jobs = match self {
+            // One statement, the chosen ids taken as an array and looked up by key whatever
+            // the plan, with the message and the subscription joined in.
+            Pool::Postgres(pool) => {
+                let sql = format!(
+                    "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 \
+                     FROM hookspec_messages m, hookspec_subscriptions sub \
+                     WHERE m.id = hookspec_deliveries.message_id \
+                       AND sub.id = hookspec_deliveries.subscription_id \
+                       AND hookspec_deliveries.id = ANY(ARRAY(SELECT d.id {due} FOR UPDATE OF d SKIP LOCKED)) \
+                     RETURNING hookspec_deliveries.id, hookspec_deliveries.attempts, \
+                       hookspec_deliveries.next_attempt_at, hookspec_deliveries.message_id, \
+                       hookspec_deliveries.subscription_id, m.event, m.method, m.payload, \
+                       sub.url, sub.secrets, sub.rate_limit"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(&busy)
+                    .bind(from)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(Job::from_row)
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            // SQLite cannot join in an UPDATE's RETURNING, and a subquery there scans its
+            // whole table (every message, for each delivery claimed), so it reads what is due
+            // and then writes the leases, in a transaction that holds the write lock
+            // throughout: nothing can claim the same rows in between.
+            Pool::Sqlite(pool) => {
+                let select = format!(
+                    "SELECT d.id, d.attempts, d.next_attempt_at, d.message_id, d.subscription_id, \
+                       m.event, m.method, m.payload, s.url, s.secrets, s.rate_limit \
+                     FROM (SELECT d.id {due}) due \
+                     JOIN hookspec_deliveries d ON d.id = due.id \
+                     JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+                     JOIN hookspec_messages m ON m.id = d.message_id"
+                );
+                let lease = format!(
+                    "UPDATE hookspec_deliveries{} SET lease_owner = $1, lease_until = $2 WHERE {}",
+                    self.by_key(),
+                    self.key_in("id", 3)
+                );
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let rows = sqlx::query(&select)
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(&busy)
+                    .bind(from)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let jobs = rows
+                    .iter()
+                    .map(Job::from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if !jobs.is_empty() {
+                    let ids: Vec<i64> = jobs.iter().map(|job| job.delivery).collect();
+                    sqlx::query(&lease)
+                        .bind(owner)
+                        .bind(lease_until)
+                        .bind(serde_json::to_string(&ids)?)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                jobs
+            }
+        };
+        // Oldest first, as they were chosen (neither RETURNING nor a join keeps an order).
+        jobs.sort_unstable_by_key(|job| (job.due_at, job.delivery));
         Ok(jobs)
     }
 
@@ -507,6 +517,31 @@ pub(crate) struct Job {
     pub(crate) rate_limit: Option<i64>,
     /// When this dispatcher claimed it: held past half its lease, it goes back unattempted.
     pub(crate) claimed_at: std::time::Instant,
+}
+
+impl Job {
+    /// A claimed delivery from a row of either backend's claim.
+    fn from_row<'r, R: Row>(row: &'r R) -> Result<Job, sqlx::Error>
+    where
+        &'r str: sqlx::ColumnIndex<R>,
+        i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(Job {
+            delivery: row.try_get("id")?,
+            attempts: row.try_get("attempts")?,
+            due_at: row.try_get("next_attempt_at")?,
+            message_id: row.try_get("message_id")?,
+            event: row.try_get("event")?,
+            method: row.try_get("method")?,
+            payload: row.try_get("payload")?,
+            subscription_id: row.try_get("subscription_id")?,
+            url: row.try_get("url")?,
+            secrets: row.try_get("secrets")?,
+            rate_limit: row.try_get("rate_limit")?,
+            claimed_at: std::time::Instant::now(),
+        })
+    }
 }
 
 /// Whether an outcome was recorded (the lease was still ours) and disabled the subscription.
