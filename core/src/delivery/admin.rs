@@ -260,7 +260,7 @@ impl Outbox {
         W::Payload: Serialize,
     {
         self.owned_subscription(owner, id).await?;
-        let message = super::outbox::random_id("msg");
+        let message = super::outbox::new_id("msg");
         let body = serde_json::to_string(payload)?;
         let method = W::METHODS.first().map_or("POST", |m| m.as_str());
         let now = now_ms();

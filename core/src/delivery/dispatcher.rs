@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::config::DispatchConfig;
 use super::cursor::DueCursor;
 use super::lanes::Lanes;
-use super::outbox::{duration_ms, random_id, Outbox, StoredSecret};
+use super::outbox::{duration_ms, new_id, Outbox, StoredSecret};
 use super::retry::parse_retry_after;
 use super::store::{now_ms, Finished, Job, Next, Outcome};
 use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
@@ -94,7 +94,7 @@ impl Dispatcher {
         let client = self.client;
         let metrics = Arc::new(Metrics::default());
         let shared = Arc::new(Shared {
-            owner: random_id("dispatcher"),
+            owner: new_id("dispatcher"),
             outbox: self.outbox,
             client,
             metrics: Arc::clone(&metrics),

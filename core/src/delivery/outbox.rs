@@ -348,7 +348,7 @@ impl Outbox {
         }
         let secret = subscription.secret.unwrap_or_else(Secret::generate);
         let now = now_ms();
-        let id = random_id("sub");
+        let id = new_id("sub");
         let secrets = serde_json::to_string(&[StoredSecret {
             secret: secret.expose(),
             expires_at: None,
@@ -519,7 +519,7 @@ where
     W::Payload: Serialize,
 {
     Ok(NewMessage {
-        id: random_id("msg"),
+        id: new_id("msg"),
         event: W::NAME,
         // A webhook declared with several methods is sent with the first.
         method: W::METHODS.first().map_or("POST", |m| m.as_str()),
@@ -533,13 +533,45 @@ pub(crate) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// `prefix_` + 24 random base-32 characters (120 bits).
-pub(crate) fn random_id(prefix: &str) -> String {
-    use rand::Rng;
+/// `prefix_` + the time in milliseconds (10 base-32 characters) + 16 random ones (80 bits),
+/// like a ULID. Ids sort by creation time, so each new message lands at the end of the
+/// indexes that hold its id (the messages' key, the deliveries' message index) rather than on
+/// a random page of each: with random ids, claiming and recording on PostgreSQL took about a
+/// sixth longer.
+pub(crate) fn new_id(prefix: &str) -> String {
+    time_ordered_id(prefix, now_ms(), &mut rand::thread_rng())
+}
+
+fn time_ordered_id(prefix: &str, ms: i64, rng: &mut impl rand::Rng) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let mut rng = rand::thread_rng();
-    let tail: String = (0..24)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..32)]))
+    let ms = u64::try_from(ms).unwrap_or(0);
+    let time = (0..10).rev().map(|i| (ms >> (5 * i)) as usize & 31);
+    let random = (0..16).map(|_| rng.gen_range(0..32));
+    let tail: String = time
+        .chain(random)
+        .map(|digit| char::from(ALPHABET[digit]))
         .collect();
     format!("{prefix}_{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_ordered_id;
+
+    #[test]
+    fn ids_sort_by_time_and_differ_within_a_millisecond() {
+        let mut rng = rand::thread_rng();
+        let at = 1_764_180_000_000;
+        let first = time_ordered_id("msg", at, &mut rng);
+        let same_ms = time_ordered_id("msg", at, &mut rng);
+        let next_ms = time_ordered_id("msg", at + 1, &mut rng);
+        let next_year = time_ordered_id("msg", at + 365 * 86_400_000, &mut rng);
+        assert_eq!(first.len(), "msg_".len() + 26);
+        assert_ne!(first, same_ms);
+        assert_eq!(first[..14], same_ms[..14], "the same time prefix");
+        assert!(first < next_ms && same_ms < next_ms && next_ms < next_year);
+        assert!(first[4..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()));
+    }
 }
