@@ -112,7 +112,7 @@ impl Dispatcher {
 }
 
 async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
-    let concurrency = shared.config.concurrency.max(1);
+    let concurrency = shared.config.concurrency;
     let slots = Arc::new(Semaphore::new(concurrency));
     let (done, results) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record(Arc::clone(&shared), results));
@@ -247,7 +247,7 @@ async fn claim_ahead(
     queue: mpsc::Sender<Job>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let batch = 4 * shared.config.concurrency.max(1);
+    let batch = 4 * shared.config.concurrency;
     let sweep = (shared.config.lease / 4).max(Duration::from_millis(10));
     let mut cursor = DueCursor::new(shared.config.poll_interval);
     loop {
