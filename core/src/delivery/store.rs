@@ -168,6 +168,18 @@ impl Pool {
             self.json_values(5)
         );
         let busy = serde_json::to_string(busy)?;
+        // Either backend's claim statement, with its parameters.
+        macro_rules! claim_query {
+            ($sql:expr) => {
+                sqlx::query($sql)
+                    .bind(owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(&busy)
+                    .bind(from)
+            };
+        }
         // A claim writes the lease only, no indexed column (see migration 2): the scan of due
         // work reads past the deliveries in flight, which is far cheaper than moving each
         // claimed one in every index. What an attempt needs comes back with the claim.
@@ -186,15 +198,7 @@ impl Pool {
                        hookspec_deliveries.subscription_id, m.event, m.method, m.payload, \
                        sub.url, sub.secrets, sub.rate_limit"
                 );
-                let rows = sqlx::query(&sql)
-                    .bind(owner)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(limit)
-                    .bind(&busy)
-                    .bind(from)
-                    .fetch_all(pool)
-                    .await?;
+                let rows = claim_query!(&sql).fetch_all(pool).await?;
                 rows.iter()
                     .map(Job::from_row)
                     .collect::<Result<Vec<_>, _>>()?
@@ -218,15 +222,7 @@ impl Pool {
                     self.key_in("id", 3)
                 );
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let rows = sqlx::query(&select)
-                    .bind(owner)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(limit)
-                    .bind(&busy)
-                    .bind(from)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                let rows = claim_query!(&select).fetch_all(&mut *tx).await?;
                 let jobs = rows
                     .iter()
                     .map(Job::from_row)
@@ -281,13 +277,7 @@ impl Pool {
         }
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let mut finished = vec![
-                Finished {
-                    recorded: false,
-                    disabled: false
-                };
-                results.len()
-            ];
+            let mut finished = vec![Finished::default(); results.len()];
             // Successes, the bulk of the work, take three statements whatever their number.
             let successes: Vec<usize> = (0..results.len())
                 .filter(|i| results[*i].1.success)
@@ -321,75 +311,62 @@ impl Pool {
                     finished[i].recorded = true;
                 }
             }
+            // Failures are rare, and each may disable its subscription: one at a time.
             for (i, (job, outcome)) in results.iter().enumerate().filter(|(_, (_, o))| !o.success) {
                 let now = outcome.attempted_at;
                 let (status, next, finished_at) = match outcome.next {
+                    Next::RetryAt(at) => ("pending", at, None),
                     Next::Done => ("succeeded", now, Some(now)),
                     Next::GiveUp => ("failed", now, Some(now)),
-                    Next::RetryAt(at) => ("pending", at, None),
                 };
-                let updated = sqlx::query(
-                "UPDATE hookspec_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2, \
-                   finished_at = $3, lease_owner = NULL, lease_until = NULL \
-                 WHERE id = $4 AND lease_owner = $5 AND status = 'pending'",
-            )
-            .bind(status)
-            .bind(next)
-            .bind(finished_at)
-            .bind(job.delivery)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+                let updated = sqlx::query(RECORD_FAILURE)
+                    .bind(status)
+                    .bind(next)
+                    .bind(finished_at)
+                    .bind(job.delivery)
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if updated == 0 {
                     continue;
                 }
-                sqlx::query(
-                "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(job.delivery)
-            .bind(now)
-            .bind(outcome.status_code)
-            .bind(outcome.error.as_deref())
-            .bind(outcome.latency_ms)
-            .bind(outcome.excerpt.as_deref())
-            .execute(&mut *tx)
-            .await?;
-                {
-                    sqlx::query("UPDATE hookspec_subscriptions SET failing_since = COALESCE(failing_since, $1) WHERE id = $2")
+                sqlx::query(LOG_ATTEMPT)
+                    .bind(job.delivery)
+                    .bind(now)
+                    .bind(outcome.status_code)
+                    .bind(outcome.error.as_deref())
+                    .bind(outcome.latency_ms)
+                    .bind(outcome.excerpt.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(MARK_FAILING)
                     .bind(now)
                     .bind(&job.subscription_id)
                     .execute(&mut *tx)
                     .await?;
-                }
-                let disabled = match (&outcome.disable, outcome.failing_cutoff) {
-                (Some(reason), _) => {
-                    sqlx::query("UPDATE hookspec_subscriptions SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3 AND enabled")
-                        .bind(reason)
-                        .bind(now)
-                        .bind(&job.subscription_id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected()
-                }
-                (None, Some(cutoff)) if !outcome.success => {
-                    sqlx::query(
-                        "UPDATE hookspec_subscriptions SET enabled = FALSE, disabled_reason = 'failing', updated_at = $1 \
-                         WHERE id = $2 AND enabled AND failing_since < $3",
-                    )
-                    .bind(now)
-                    .bind(&job.subscription_id)
-                    .bind(cutoff)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                }
-                _ => 0,
-            };
+                let disable = match (&outcome.disable, outcome.failing_cutoff) {
+                    (Some(reason), _) => Some(
+                        sqlx::query(DISABLE)
+                            .bind(reason)
+                            .bind(now)
+                            .bind(&job.subscription_id),
+                    ),
+                    (None, Some(cutoff)) => Some(
+                        sqlx::query(DISABLE_FAILING)
+                            .bind(now)
+                            .bind(&job.subscription_id)
+                            .bind(cutoff),
+                    ),
+                    (None, None) => None,
+                };
+                let disabled = match disable {
+                    Some(query) => query.execute(&mut *tx).await?.rows_affected() > 0,
+                    None => false,
+                };
                 finished[i] = Finished {
                     recorded: true,
-                    disabled: disabled > 0,
+                    disabled,
                 };
             }
             tx.commit().await?;
@@ -493,6 +470,29 @@ impl Pool {
     }
 }
 
+/// What recording a failed attempt writes: the delivery (`$1` its new status, `$2` when it is
+/// due again, `$3` when it finished, `$4` its id, `$5` the lease owner)...
+const RECORD_FAILURE: &str =
+    "UPDATE hookspec_deliveries SET status = $1, attempts = attempts + 1, \
+    next_attempt_at = $2, finished_at = $3, lease_owner = NULL, lease_until = NULL \
+    WHERE id = $4 AND lease_owner = $5 AND status = 'pending'";
+/// ...the attempt...
+const LOG_ATTEMPT: &str = "INSERT INTO hookspec_attempts \
+    (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
+    VALUES ($1, $2, $3, $4, $5, $6)";
+/// ...when its subscription started failing (`$1` now, `$2` the subscription)...
+const MARK_FAILING: &str = "UPDATE hookspec_subscriptions \
+    SET failing_since = COALESCE(failing_since, $1) WHERE id = $2";
+/// ...and, when it says so, that the subscription is disabled (`$1` why, `$2` now, `$3` the
+/// subscription)...
+const DISABLE: &str = "UPDATE hookspec_subscriptions \
+    SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3 AND enabled";
+/// ...or when it has failed since before a cutoff (`$1` now, `$2` the subscription, `$3` the
+/// cutoff).
+const DISABLE_FAILING: &str = "UPDATE hookspec_subscriptions \
+    SET enabled = FALSE, disabled_reason = 'failing', updated_at = $1 \
+    WHERE id = $2 AND enabled AND failing_since < $3";
+
 /// The start of a statement deleting the attempts of the deliveries that match a condition,
 /// to be completed with that condition and a closing parenthesis. Deleting a message or a
 /// subscription deletes its deliveries by cascade, but not their attempts on PostgreSQL,
@@ -545,7 +545,7 @@ impl Job {
 }
 
 /// Whether an outcome was recorded (the lease was still ours) and disabled the subscription.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Finished {
     pub(crate) recorded: bool,
     pub(crate) disabled: bool,
