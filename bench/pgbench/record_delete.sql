@@ -1,0 +1,15 @@
+-- The alternative measured beside it: the same batch recorded by deleting the deliveries.
+WITH done AS (
+  DELETE FROM hookspec_deliveries
+  WHERE lease_owner = 'bench' AND status = 'pending'
+    AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(:ids::jsonb)))
+  RETURNING id, subscription_id),
+logged AS (
+  INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt)
+  SELECT CAST(value->>0 AS BIGINT), CAST(value->>1 AS BIGINT), CAST(value->>2 AS BIGINT), value->>3,
+    CAST(value->>4 AS BIGINT), value->>5
+  FROM jsonb_array_elements(:attempts::jsonb) WHERE CAST(value->>0 AS BIGINT) IN (SELECT id FROM done)),
+cleared AS (
+  UPDATE hookspec_subscriptions SET failing_since = NULL
+  WHERE failing_since IS NOT NULL AND id IN (SELECT subscription_id FROM done))
+SELECT count(*) FROM done;
