@@ -232,9 +232,10 @@ struct NewMessage<'a> {
 }
 
 /// Stores a message and one pending delivery per matching subscription. `$conn` is a
-/// `&mut` connection of either backend.
+/// `&mut` connection of either backend, `$deliver` the backend's [`DELIVER_SQLITE`] or
+/// [`DELIVER_POSTGRES`].
 macro_rules! store_message {
-    ($conn:expr, $m:expr) => {{
+    ($conn:expr, $m:expr, $deliver:expr) => {{
         let m: &NewMessage<'_> = $m;
         sqlx::query("INSERT INTO hookspec_messages (id, event, method, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&m.id)
@@ -250,28 +251,37 @@ macro_rules! store_message {
         .bind(m.now)
         .fetch_all(&mut *$conn)
         .await?;
-        let mut deliveries = 0_usize;
+        let mut subscriptions = Vec::new();
         for row in rows {
             let events: String = row.try_get("events")?;
             let filter: Option<String> = row.try_get("filter")?;
-            if !wants(&events, filter.as_deref(), m.event, m.value) {
-                continue;
+            if wants(&events, filter.as_deref(), m.event, m.value) {
+                subscriptions.push(row.try_get::<String, _>("id")?);
             }
-            let subscription: String = row.try_get("id")?;
-            sqlx::query(
-                "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, next_attempt_at, created_at) \
-                 VALUES ($1, $2, 'pending', $3, $3)",
-            )
-            .bind(&m.id)
-            .bind(&subscription)
-            .bind(m.now)
-            .execute(&mut *$conn)
-            .await?;
-            deliveries += 1;
         }
-        Ok::<usize, OutboxError>(deliveries)
+        // One statement however many subscribers: publishing runs inside the caller's
+        // transaction, which should not wait a round trip per subscription.
+        if !subscriptions.is_empty() {
+            sqlx::query($deliver)
+                .bind(&m.id)
+                .bind(m.now)
+                .bind(serde_json::to_string(&subscriptions)?)
+                .execute(&mut *$conn)
+                .await?;
+        }
+        Ok::<usize, OutboxError>(subscriptions.len())
     }};
 }
+
+/// One pending delivery of message `$1`, due at `$2`, to each subscription in the JSON array
+/// `$3`, on SQLite...
+const DELIVER_SQLITE: &str = "INSERT INTO hookspec_deliveries \
+    (message_id, subscription_id, status, next_attempt_at, created_at) \
+    SELECT $1, value, 'pending', $2, $2 FROM json_each($3)";
+/// ...and on PostgreSQL.
+const DELIVER_POSTGRES: &str = "INSERT INTO hookspec_deliveries \
+    (message_id, subscription_id, status, next_attempt_at, created_at) \
+    SELECT $1, value, 'pending', $2, $2 FROM jsonb_array_elements_text($3::jsonb)";
 
 /// Whether a subscription with `events` (JSON array) and `filter` wants this event.
 fn wants(events: &str, filter: Option<&str>, event: &str, payload: &serde_json::Value) -> bool {
@@ -431,9 +441,13 @@ impl Outbox {
     {
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value)?;
+        let deliver = match self.pool {
+            Pool::Sqlite(_) => DELIVER_SQLITE,
+            Pool::Postgres(_) => DELIVER_POSTGRES,
+        };
         on_pool!(&self.pool, |pool| {
             let mut tx = pool.begin().await?;
-            store_message!(&mut *tx, &message)?;
+            store_message!(&mut *tx, &message, deliver)?;
             tx.commit().await?;
             Ok::<(), OutboxError>(())
         })?;
@@ -454,8 +468,8 @@ impl Outbox {
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value)?;
         match tx.connection() {
-            Connection::Sqlite(conn) => store_message!(conn, &message)?,
-            Connection::Postgres(conn) => store_message!(conn, &message)?,
+            Connection::Sqlite(conn) => store_message!(conn, &message, DELIVER_SQLITE)?,
+            Connection::Postgres(conn) => store_message!(conn, &message, DELIVER_POSTGRES)?,
         };
         // Dispatchers poll, so a delivery committed later is still found.
         self.published.notify_waiters();
