@@ -1,5 +1,6 @@
 use std::fmt;
 
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::HttpMethod;
 
 /// An HTTP method a webhook is sent with.
@@ -35,6 +36,20 @@ impl Method {
             Method::Head => "HEAD",
             Method::Options => "OPTIONS",
             Method::Trace => "TRACE",
+        }
+    }
+
+    /// Where a path item holds this method's operation.
+    pub(crate) fn slot(self, item: &mut PathItem) -> &mut Option<Operation> {
+        match self {
+            Method::Get => &mut item.get,
+            Method::Post => &mut item.post,
+            Method::Put => &mut item.put,
+            Method::Patch => &mut item.patch,
+            Method::Delete => &mut item.delete,
+            Method::Head => &mut item.head,
+            Method::Options => &mut item.options,
+            Method::Trace => &mut item.trace,
         }
     }
 
