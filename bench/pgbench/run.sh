@@ -7,23 +7,34 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 server=${1:-${HOOKSPEC_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
-pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | tail -1)
+pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -1)
 db=hookspec_pgbench_$$
-url=${server%/*}/$db
-trap 'psql -q "$server" -c "DROP DATABASE IF EXISTS ${db}_run" -c "DROP DATABASE IF EXISTS $db" 2> /dev/null' EXIT
-psql -q "$server" -c "CREATE DATABASE $db"
+# `server` with its database replaced by `$1` (any query string kept).
+on() { sed -E "s#^(postgres(ql)?://[^/?]*)(/[^?]*)?#\1/$1#" <<< "$server"; }
+psql_on() { psql -q -v ON_ERROR_STOP=1 "$@"; }
+cycle=$(mktemp)
+cleanup() {
+    rm -f "$cycle"
+    psql_on "$server" -c "SET client_min_messages = warning" \
+        -c "DROP DATABASE IF EXISTS ${db}_run WITH (FORCE)" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+}
+trap cleanup EXIT
+psql_on "$server" -c "CREATE DATABASE $db"
 # The migrations as the store applies them on PostgreSQL (store.rs, `migrate`).
 cat ../../core/migrations/*.sql setup.sql |
     sed -e 's/INTEGER PRIMARY KEY AUTOINCREMENT/BIGSERIAL PRIMARY KEY/' -e 's/^-- postgres: //' |
-    psql -q "$url" > /dev/null
+    psql_on "$(on "$db")" > /dev/null
 # The session settings of the dispatcher's bookkeeping connections (store.rs, `postgres`).
 export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c plan_cache_mode=force_generic_plan"
 for record in record_update record_delete; do
-    psql -q "$server" -c "SET client_min_messages = warning" \
+    psql_on "$server" -c "SET client_min_messages = warning" \
         -c "DROP DATABASE IF EXISTS ${db}_run" -c "CREATE DATABASE ${db}_run TEMPLATE $db"
-    cat claim.sql "$record.sql" > "/tmp/$db-cycle.sql"
+    cat claim.sql "$record.sql" > "$cycle"
     echo "== claim, then $record"
-    "$pgbench" -n -r -M prepared -t 900 -f "/tmp/$db-cycle.sql" "${server%/*}/${db}_run" |
-        awk '/^ +[0-9.]+ +[0-9]+ +[A-Z]/ {printf "%8.3f ms  %s\n", $1, substr($0, index($0, $3), 60)}'
-    rm -f "/tmp/$db-cycle.sql"
+    # Each statement's line: its latency, a count of failures (PostgreSQL 15 on), its text.
+    "$pgbench" -n -r -M prepared -t 900 -f "$cycle" "$(on "${db}_run")" |
+        awk '/^ +[0-9]+\.[0-9]+ +/ {
+            text = $0; sub(/^ +[0-9.]+ +([0-9]+ +)?/, "", text)
+            printf "%8.3f ms  %s\n", $1, substr(text, 1, 60)
+        }'
 done

@@ -72,3 +72,26 @@ impl fmt::Display for Method {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Method;
+    use utoipa::openapi::path::{OperationBuilder, Paths};
+
+    /// `slot` and `to_utoipa` are two mappings of the same methods: an operation put in a
+    /// method's slot is the one utoipa finds under that method.
+    #[test]
+    fn each_method_slot_is_where_utoipa_looks() {
+        use Method::*;
+        for method in [Get, Post, Put, Patch, Delete, Head, Options, Trace] {
+            let mut paths = Paths::new();
+            let operation = OperationBuilder::new().operation_id(Some(method.as_str()));
+            *method.slot(paths.paths.entry("hook".into()).or_default()) = Some(operation.build());
+            let found = paths.get_path_operation("hook", method.to_utoipa());
+            assert_eq!(
+                found.and_then(|op| op.operation_id.as_deref()),
+                Some(method.as_str())
+            );
+        }
+    }
+}
