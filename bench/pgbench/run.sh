@@ -26,10 +26,16 @@ cat ../../core/migrations/*.sql setup.sql |
     psql_on "$(on "$db")" > /dev/null
 # The session settings of the dispatcher's bookkeeping connections (store.rs, `postgres`).
 export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c plan_cache_mode=force_generic_plan"
-for record in record_update record_delete; do
+# Beside the dispatcher's recording, the alternative: the same statement with its UPDATE of
+# the deliveries replaced by a DELETE.
+delete_instead() {
+    sed -e '/^  UPDATE hookspec_deliveries SET status/,/lease_until = NULL$/c\  DELETE FROM hookspec_deliveries' record.sql
+}
+delete_instead | grep -q '^  DELETE FROM hookspec_deliveries$' || { echo "record.sql changed: update delete_instead" >&2; exit 1; }
+for record in "recording successes" "recording successes by deleting the rows"; do
     psql_on "$server" -c "SET client_min_messages = warning" \
         -c "DROP DATABASE IF EXISTS ${db}_run" -c "CREATE DATABASE ${db}_run TEMPLATE $db"
-    cat claim.sql "$record.sql" > "$cycle"
+    { cat claim.sql; if [ "$record" = "recording successes" ]; then cat record.sql; else delete_instead; fi; } > "$cycle"
     echo "== claim, then $record"
     # Each statement's line: its latency, a count of failures (PostgreSQL 15 on), its text.
     "$pgbench" -n -r -M prepared -t 900 -f "$cycle" "$(on "${db}_run")" |
