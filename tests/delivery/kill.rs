@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hookspec::delivery::Subscription;
 
 use super::support::{self, drained, Receiver};
 use super::{entity_changed, event};
@@ -29,11 +28,7 @@ async fn a_killed_dispatcher_loses_nothing() {
             (StatusCode::OK, Vec::new(), Duration::from_millis(3))
         }))
         .await;
-        backend
-            .outbox
-            .subscribe(Subscription::new(&receiver.url))
-            .await
-            .unwrap();
+        backend.subscribe(&receiver).await;
         let mut published = HashSet::new();
         for i in 0..400 {
             published.insert(

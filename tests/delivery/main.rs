@@ -69,11 +69,7 @@ async fn delivers_signed_bodies_that_match_the_document() {
         .unwrap();
     for backend in backends().await {
         let receiver = Receiver::answering(StatusCode::OK).await;
-        let created = backend
-            .outbox
-            .subscribe(Subscription::new(&receiver.url))
-            .await
-            .unwrap();
+        let created = backend.subscribe(&receiver).await;
         let secret = created.secret.expose();
         assert!(secret.starts_with("whsec_"), "{secret}");
         let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
@@ -267,11 +263,7 @@ async fn events_and_filters_choose_the_subscriptions() {
 async fn publishing_in_a_transaction_follows_its_commit() {
     let backend = support::sqlite().await;
     let receiver = Receiver::answering(StatusCode::OK).await;
-    backend
-        .outbox
-        .subscribe(Subscription::new(&receiver.url))
-        .await
-        .unwrap();
+    backend.subscribe(&receiver).await;
     let pool = sqlx::SqlitePool::connect(&backend.url).await.unwrap();
     sqlx::query("CREATE TABLE payments (id INTEGER PRIMARY KEY, amount REAL)")
         .execute(&pool)
@@ -318,16 +310,8 @@ async fn a_slow_receiver_does_not_delay_the_others() {
         }))
         .await;
         let fast = Receiver::answering(StatusCode::OK).await;
-        backend
-            .outbox
-            .subscribe(Subscription::new(&slow.url))
-            .await
-            .unwrap();
-        backend
-            .outbox
-            .subscribe(Subscription::new(&fast.url))
-            .await
-            .unwrap();
+        backend.subscribe(&slow).await;
+        backend.subscribe(&fast).await;
         let config = DispatchConfig {
             per_subscription: 2,
             concurrency: 8,
@@ -381,17 +365,9 @@ async fn a_rate_limit_spaces_deliveries() {
 async fn finished_messages_are_purged_after_retention() {
     for backend in backends().await {
         let receiver = Receiver::answering(StatusCode::OK).await;
-        backend
-            .outbox
-            .subscribe(Subscription::new(&receiver.url))
-            .await
-            .unwrap();
+        backend.subscribe(&receiver).await;
         let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
-        let id = backend
-            .outbox
-            .publish::<entity_changed>(&event("Task", "create", "1", ""))
-            .await
-            .unwrap();
+        let id = backend.publish_task().await;
         drained(&backend.outbox, WAIT).await;
         let kept = backend.outbox.purge(Duration::from_secs(3600)).await;
         assert_eq!(kept.unwrap(), 0, "{}: kept within retention", backend.name);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hookspec::delivery::{DispatchConfig, Outbox, Subscription};
+use hookspec::delivery::{DispatchConfig, Outbox};
 
 use super::support::{self, drained, Receiver};
 use super::{entity_changed, event};
@@ -19,11 +19,7 @@ async fn two_dispatchers_deliver_10_000_events_none_lost_none_twice() {
     };
     const EVENTS: usize = 10_000;
     let receiver = Receiver::answering(StatusCode::OK).await;
-    backend
-        .outbox
-        .subscribe(Subscription::new(&receiver.url))
-        .await
-        .unwrap();
+    backend.subscribe(&receiver).await;
     let config = DispatchConfig {
         per_subscription: 32,
         concurrency: 32,

@@ -22,11 +22,7 @@ async fn retries_non_2xx_with_the_same_id_until_success() {
             (status, Vec::new(), Duration::ZERO)
         }))
         .await;
-        backend
-            .outbox
-            .subscribe(Subscription::new(&receiver.url))
-            .await
-            .unwrap();
+        backend.subscribe(&receiver).await;
         let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
         let id = backend
             .outbox
@@ -150,17 +146,9 @@ async fn gone_disables_the_subscription_and_enabling_resumes_it() {
             (status, Vec::new(), Duration::ZERO)
         }))
         .await;
-        let sub = backend
-            .outbox
-            .subscribe(Subscription::new(&receiver.url))
-            .await
-            .unwrap();
+        let sub = backend.subscribe(&receiver).await;
         let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
-        backend
-            .outbox
-            .publish::<entity_changed>(&event("Task", "create", "1", ""))
-            .await
-            .unwrap();
+        backend.publish_task().await;
         receiver.wait_for(1, WAIT).await;
         drained(&backend.outbox, WAIT).await;
         let info = backend.outbox.subscription(&sub.id).await.unwrap();
@@ -190,21 +178,13 @@ async fn gone_disables_the_subscription_and_enabling_resumes_it() {
 async fn continuous_failure_past_the_threshold_disables() {
     for backend in backends().await {
         let receiver = Receiver::answering(StatusCode::INTERNAL_SERVER_ERROR).await;
-        let sub = backend
-            .outbox
-            .subscribe(Subscription::new(&receiver.url))
-            .await
-            .unwrap();
+        let sub = backend.subscribe(&receiver).await;
         let config = DispatchConfig {
             failure_threshold: Duration::from_millis(20),
             ..fast_config()
         };
         let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
-        backend
-            .outbox
-            .publish::<entity_changed>(&event("Task", "create", "1", ""))
-            .await
-            .unwrap();
+        backend.publish_task().await;
         receiver.wait_for(2, WAIT).await;
         let deadline = std::time::Instant::now() + WAIT;
         while backend.outbox.subscription(&sub.id).await.unwrap().enabled {
@@ -248,21 +228,13 @@ async fn retry_after_is_honoured_within_bounds() {
             _ => (StatusCode::OK, Vec::new(), Duration::ZERO),
         }))
         .await;
-        backend
-            .outbox
-            .subscribe(Subscription::new(&receiver.url))
-            .await
-            .unwrap();
+        backend.subscribe(&receiver).await;
         let config = DispatchConfig {
             max_retry_after: Duration::from_millis(300),
             ..fast_config()
         };
         let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
-        backend
-            .outbox
-            .publish::<entity_changed>(&event("Task", "create", "1", ""))
-            .await
-            .unwrap();
+        backend.publish_task().await;
         let got = receiver.wait_for(3, WAIT).await;
         let first = got[1].at.duration_since(got[0].at);
         let second = got[2].at.duration_since(got[1].at);
@@ -284,11 +256,7 @@ async fn retry_after_is_honoured_within_bounds() {
 async fn every_attempt_uses_the_schedule_then_gives_up() {
     let backend = support::sqlite().await;
     let receiver = Receiver::answering(StatusCode::BAD_GATEWAY).await;
-    backend
-        .outbox
-        .subscribe(Subscription::new(&receiver.url))
-        .await
-        .unwrap();
+    backend.subscribe(&receiver).await;
     let schedule = RetrySchedule::new([
         Duration::ZERO,
         Duration::from_millis(30),
@@ -305,11 +273,7 @@ async fn every_attempt_uses_the_schedule_then_gives_up() {
         })
         .unwrap()
         .spawn();
-    let id = backend
-        .outbox
-        .publish::<entity_changed>(&event("Task", "create", "1", ""))
-        .await
-        .unwrap();
+    let id = backend.publish_task().await;
     assert_eq!(drained(&backend.outbox, WAIT).await, (0, 0, 1));
     assert_eq!(receiver.received().len(), 4);
     // The attempt log's start times, not arrival times: an attempt that reached a busy

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
-use hookspec::delivery::{DispatchConfig, Outbox, RetrySchedule, SsrfPolicy};
+use hookspec::delivery::{
+    CreatedSubscription, DispatchConfig, Outbox, RetrySchedule, SsrfPolicy, Subscription,
+};
 use tokio::sync::oneshot;
 
 /// One request a receiver got.
@@ -142,6 +144,24 @@ pub struct Backend {
     pub name: &'static str,
     pub outbox: Outbox,
     pub url: String,
+}
+
+impl Backend {
+    /// Subscribes `receiver` to every event.
+    pub async fn subscribe(&self, receiver: &Receiver) -> CreatedSubscription {
+        self.outbox
+            .subscribe(Subscription::new(&receiver.url))
+            .await
+            .unwrap()
+    }
+
+    /// Publishes one `entity_changed` event: task 1 created. Returns the message id.
+    pub async fn publish_task(&self) -> String {
+        self.outbox
+            .publish::<crate::entity_changed>(&crate::event("Task", "create", "1", ""))
+            .await
+            .unwrap()
+    }
 }
 
 /// A fresh SQLite outbox, and a fresh PostgreSQL one when `HOOKSPEC_TEST_DATABASE_URL` is set.
