@@ -15,5 +15,6 @@ WITH claimed AS (
   RETURNING hookspec_deliveries.id, hookspec_deliveries.attempts, hookspec_deliveries.next_attempt_at,
     hookspec_deliveries.message_id, hookspec_deliveries.subscription_id, m.event, m.method, m.payload,
     sub.url, sub.secrets, sub.rate_limit)
-SELECT json_agg(id) AS ids, json_agg(json_build_array(id, 1764180000000, 204, NULL, 1, NULL)) AS attempts
+SELECT json_agg(id) AS ids,
+  json_agg(json_build_array(id, message_id, subscription_id, 1764180000000, 204, NULL, 1, NULL)) AS attempts
 FROM claimed \gset

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Per-statement cost of the dispatcher's bookkeeping on PostgreSQL, without HTTP or Rust:
 # claim 128 deliveries, then record them as successes, 900 times over on a scratch outbox of
-# 130,000 pending deliveries; and the same with the batch recorded by deleting the rows.
-# Prints pgbench's average latency per statement (ms per batch of 128).
+# 130,000 pending deliveries. Prints pgbench's average latency per statement (ms per batch of
+# 128).
 #   bash bench/pgbench/run.sh [postgres://user@host:port/db]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,11 +12,9 @@ db=hookspec_pgbench_$$
 # `server` with its database replaced by `$1` (any query string kept).
 on() { sed -E "s#^(postgres(ql)?://[^/?]*)(/[^?]*)?#\1/$1#" <<< "$server"; }
 psql_on() { psql -q -v ON_ERROR_STOP=1 "$@"; }
-cycle=$(mktemp)
 cleanup() {
-    rm -f "$cycle"
     psql_on "$server" -c "SET client_min_messages = warning" \
-        -c "DROP DATABASE IF EXISTS ${db}_run WITH (FORCE)" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+        -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 }
 trap cleanup EXIT
 psql_on "$server" -c "CREATE DATABASE $db"
@@ -26,21 +24,11 @@ cat ../../core/migrations/*.sql setup.sql |
     psql_on "$(on "$db")" > /dev/null
 # The session settings of the dispatcher's bookkeeping connections (store.rs, `postgres`).
 export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c plan_cache_mode=force_generic_plan"
-# Beside the dispatcher's recording, the alternative: the same statement with its UPDATE of
-# the deliveries replaced by a DELETE.
-delete_instead() {
-    sed -e '/^  UPDATE hookspec_deliveries SET status/,/lease_until = NULL$/c\  DELETE FROM hookspec_deliveries' record.sql
-}
-delete_instead | grep -q '^  DELETE FROM hookspec_deliveries$' || { echo "record.sql changed: update delete_instead" >&2; exit 1; }
-for record in "recording successes" "recording successes by deleting the rows"; do
-    psql_on "$server" -c "SET client_min_messages = warning" \
-        -c "DROP DATABASE IF EXISTS ${db}_run" -c "CREATE DATABASE ${db}_run TEMPLATE $db"
-    { cat claim.sql; if [ "$record" = "recording successes" ]; then cat record.sql; else delete_instead; fi; } > "$cycle"
-    echo "== claim, then $record"
-    # Each statement's line: its latency, a count of failures (PostgreSQL 15 on), its text.
-    "$pgbench" -n -r -M prepared -t 900 -f "$cycle" "$(on "${db}_run")" |
-        awk '/^ +[0-9]+\.[0-9]+ +/ {
-            text = $0; sub(/^ +[0-9.]+ +([0-9]+ +)?/, "", text)
-            printf "%8.3f ms  %s\n", $1, substr(text, 1, 60)
-        }'
-done
+echo "== claim, then record the batch as successes"
+# Each statement's line: its latency, a count of failures (PostgreSQL 15 on), its text.
+cat claim.sql record.sql |
+    "$pgbench" -n -r -M prepared -t 900 -f /dev/stdin "$(on "$db")" |
+    awk '/^ +[0-9]+\.[0-9]+ +/ {
+        text = $0; sub(/^ +[0-9.]+ +([0-9]+ +)?/, "", text)
+        printf "%8.3f ms  %s\n", $1, substr(text, 1, 60)
+    }'

@@ -221,9 +221,17 @@ impl Outbox {
         limit: u32,
     ) -> Result<Vec<StoredPayload>, OutboxError> {
         self.owned_subscription(owner, id).await?;
-        let sql = "SELECT d.id, m.id AS message_id, m.event, m.payload, m.created_at \
-                   FROM hookspec_deliveries d JOIN hookspec_messages m ON m.id = d.message_id \
-                   WHERE d.subscription_id = $1 AND d.id >= $2 ORDER BY d.id LIMIT $3";
+        // Deliveries not yet delivered, and those delivered (deleted, each recorded by its
+        // one 2xx attempt): two disjoint lists in the same order, each read by its index no
+        // further than the page (see migration 3).
+        let sql = "SELECT d.id, m.id AS message_id, m.event, m.payload, m.created_at FROM ( \
+                     SELECT * FROM (SELECT id, message_id FROM hookspec_deliveries \
+                       WHERE subscription_id = $1 AND id >= $2 ORDER BY id LIMIT $3) pending \
+                     UNION ALL \
+                     SELECT * FROM (SELECT delivery_id, message_id FROM hookspec_attempts \
+                       WHERE subscription_id = $1 AND delivery_id >= $2 AND status_code BETWEEN 200 AND 299 \
+                       ORDER BY delivery_id LIMIT $3) delivered \
+                   ) d JOIN hookspec_messages m ON m.id = d.message_id ORDER BY d.id LIMIT $3";
         on_pool!(&self.pool, |pool| {
             let rows = sqlx::query(sql)
                 .bind(id)
@@ -298,7 +306,8 @@ impl Outbox {
             sqlx::query(
                 "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, next_attempt_at, created_at) \
                  SELECT $1, $2, 'pending', $3, $3 WHERE EXISTS ( \
-                   SELECT 1 FROM hookspec_deliveries WHERE message_id = $1 AND subscription_id = $2)",
+                   SELECT 1 FROM hookspec_deliveries WHERE message_id = $1 AND subscription_id = $2) \
+                 OR EXISTS (SELECT 1 FROM hookspec_attempts WHERE message_id = $1 AND subscription_id = $2)",
             )
             .bind(message)
             .bind(id)
@@ -323,8 +332,9 @@ impl Outbox {
             sqlx::query(
                 "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, next_attempt_at, created_at) \
                  SELECT m.id, $1, 'pending', $2, $2 FROM hookspec_messages m \
-                 WHERE m.created_at >= $3 AND EXISTS ( \
+                 WHERE m.created_at >= $3 AND (EXISTS ( \
                    SELECT 1 FROM hookspec_deliveries d WHERE d.message_id = m.id AND d.subscription_id = $1) \
+                 OR EXISTS (SELECT 1 FROM hookspec_attempts a WHERE a.message_id = m.id AND a.subscription_id = $1)) \
                  ORDER BY m.created_at",
             )
             .bind(id)

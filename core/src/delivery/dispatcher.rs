@@ -396,7 +396,7 @@ impl Shared {
 
     fn count(&self, job: &Job, outcome: &Outcome, finished: Finished) {
         let metrics = &self.metrics;
-        if outcome.success {
+        if outcome.delivered() {
             metrics.sent.fetch_add(1, Ordering::Relaxed);
         } else {
             metrics.failed.fetch_add(1, Ordering::Relaxed);
@@ -426,7 +426,6 @@ impl Shared {
         let made = u32::try_from(job.attempts + 1).unwrap_or(u32::MAX);
         let mut outcome = Outcome {
             attempted_at,
-            success: false,
             status_code: None,
             error: None,
             latency_ms: 0,
@@ -467,8 +466,7 @@ impl Shared {
                 outcome.status_code = Some(i64::from(status.as_u16()));
                 outcome.excerpt = excerpt;
                 if status.is_success() {
-                    outcome.success = true;
-                    outcome.next = Next::Done;
+                    outcome.next = Next::Delivered;
                     outcome.failing_cutoff = None;
                     return outcome;
                 }

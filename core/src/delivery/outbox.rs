@@ -478,9 +478,8 @@ impl Outbox {
 
     /// Every attempt to deliver a message, oldest first.
     pub async fn attempts(&self, message_id: &str) -> Result<Vec<Attempt>, OutboxError> {
-        let sql = "SELECT d.subscription_id, a.attempted_at, a.status_code, a.error, a.latency_ms, a.response_excerpt \
-                   FROM hookspec_attempts a JOIN hookspec_deliveries d ON d.id = a.delivery_id \
-                   WHERE d.message_id = $1 ORDER BY a.id";
+        let sql = "SELECT subscription_id, attempted_at, status_code, error, latency_ms, response_excerpt \
+                   FROM hookspec_attempts WHERE message_id = $1 ORDER BY id";
         on_pool!(&self.pool, |pool| {
             let rows = sqlx::query(sql).bind(message_id).fetch_all(pool).await?;
             rows.iter()
@@ -500,9 +499,10 @@ impl Outbox {
 
     /// How many deliveries are in each state: `(pending, succeeded, failed)`.
     pub async fn delivery_counts(&self) -> Result<(i64, i64, i64), OutboxError> {
+        // A delivery that succeeded is deleted; its 2xx attempt counts it (see migration 3).
         let sql = "SELECT \
                      COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending, \
-                     COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0) AS succeeded, \
+                     (SELECT COUNT(*) FROM hookspec_attempts WHERE status_code BETWEEN 200 AND 299) AS succeeded, \
                      COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS failed \
                    FROM hookspec_deliveries";
         on_pool!(&self.pool, |pool| {

@@ -19,9 +19,13 @@ use lists::{finish_successes_on_postgres, SuccessBatch};
 
 /// The schema's versions, applied in order. Written for SQLite: on PostgreSQL autoincrement
 /// keys become `BIGSERIAL`, and lines that start with `-- postgres: ` are uncommented.
-const MIGRATIONS: [(i64, &str); 2] = [
+const MIGRATIONS: [(i64, &str); 3] = [
     (1, include_str!("../../migrations/0001_outbox.sql")),
     (2, include_str!("../../migrations/0002_pending_index.sql")),
+    (
+        3,
+        include_str!("../../migrations/0003_delete_delivered.sql"),
+    ),
 ];
 
 /// Serializes migrations between processes that open the same PostgreSQL database at once.
@@ -272,7 +276,7 @@ impl Pool {
         results: &[(Job, Outcome)],
     ) -> Result<Vec<Finished>, OutboxError> {
         if let Pool::Postgres(pool) = self {
-            if results.iter().all(|(_, outcome)| outcome.success) {
+            if results.iter().all(|(_, outcome)| outcome.delivered()) {
                 return finish_successes_on_postgres(pool, owner, results).await;
             }
         }
@@ -281,12 +285,11 @@ impl Pool {
             let mut finished = vec![Finished::default(); results.len()];
             // Successes, the bulk of the work, take three statements whatever their number.
             let successes: Vec<usize> = (0..results.len())
-                .filter(|i| results[*i].1.success)
+                .filter(|i| results[*i].1.delivered())
                 .collect();
             if let Some(batch) = SuccessBatch::new(results, &successes)? {
                 let sql = SuccessBatch::statements(self);
                 let updated: std::collections::HashSet<i64> = sqlx::query_scalar(&sql[0])
-                    .bind(batch.now)
                     .bind(owner)
                     .bind(&batch.deliveries)
                     .fetch_all(&mut *tx)
@@ -313,12 +316,16 @@ impl Pool {
                 }
             }
             // Failures are rare, and each may disable its subscription: one at a time.
-            for (i, (job, outcome)) in results.iter().enumerate().filter(|(_, (_, o))| !o.success) {
+            for (i, (job, outcome)) in results
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, o))| !o.delivered())
+            {
                 let now = outcome.attempted_at;
                 let (status, next, finished_at) = match outcome.next {
                     Next::RetryAt(at) => ("pending", at, None),
-                    Next::Done => ("succeeded", now, Some(now)),
-                    Next::GiveUp => ("failed", now, Some(now)),
+                    // (Never delivered: those were recorded above.)
+                    Next::GiveUp | Next::Delivered => ("failed", now, Some(now)),
                 };
                 let updated = sqlx::query(RECORD_FAILURE)
                     .bind(status)
@@ -334,6 +341,8 @@ impl Pool {
                 }
                 sqlx::query(LOG_ATTEMPT)
                     .bind(job.delivery)
+                    .bind(&job.message_id)
+                    .bind(&job.subscription_id)
                     .bind(now)
                     .bind(outcome.status_code)
                     .bind(outcome.error.as_deref())
@@ -403,8 +412,8 @@ impl Pool {
         })
     }
 
-    /// Deletes messages older than `before` (their deliveries and attempts go with them)
-    /// once none of their deliveries is pending.
+    /// Deletes messages older than `before`, with their deliveries and attempts, once none
+    /// of their deliveries is pending.
     pub(crate) async fn purge(&self, before: i64) -> Result<u64, OutboxError> {
         // Subscriptions expired for longer than the retention go too (Airtable keeps an
         // expired webhook's payloads readable for a while, then deletes it).
@@ -415,16 +424,17 @@ impl Pool {
             let mut tx = pool.begin().await?;
             if matches!(self, Pool::Postgres(_)) {
                 // Every statement sees what the first one saw, so the attempts deleted are
-                // exactly those of the deliveries deleted; a delivery changed meanwhile
-                // fails the purge, which runs again later.
+                // exactly those of the messages and subscriptions deleted; one queued again
+                // meanwhile fails the purge, which runs again later.
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     .execute(&mut *tx)
                     .await?;
             }
+            // The attempt log has no foreign key (see migration 3): its rows go first.
             for sql in [
-                format!("{ATTEMPTS_OF} subscription_id IN ({EXPIRED}))"),
+                format!("DELETE FROM hookspec_attempts WHERE subscription_id IN ({EXPIRED})"),
                 format!("DELETE FROM hookspec_subscriptions WHERE id IN ({EXPIRED})"),
-                format!("{ATTEMPTS_OF} message_id IN ({FINISHED}))"),
+                format!("DELETE FROM hookspec_attempts WHERE message_id IN ({FINISHED})"),
             ] {
                 sqlx::query(&sql).bind(before).execute(&mut *tx).await?;
             }
@@ -447,20 +457,12 @@ impl Pool {
             // committed by the time the delete returns (it held the row), and one that comes
             // later finds the row gone and records nothing. So the attempts deleted next, by
             // a statement that sees every commit before it, are all there are.
-            let deliveries: Vec<i64> = sqlx::query_scalar(
-                "DELETE FROM hookspec_deliveries WHERE subscription_id = $1 RETURNING id",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-            let sql = format!(
-                "DELETE FROM hookspec_attempts WHERE {}",
-                self.key_in("delivery_id", 1)
-            );
-            sqlx::query(&sql)
-                .bind(serde_json::to_string(&deliveries)?)
-                .execute(&mut *tx)
-                .await?;
+            for sql in [
+                "DELETE FROM hookspec_deliveries WHERE subscription_id = $1",
+                "DELETE FROM hookspec_attempts WHERE subscription_id = $1",
+            ] {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
             sqlx::query("DELETE FROM hookspec_subscriptions WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -478,9 +480,9 @@ const RECORD_FAILURE: &str =
     next_attempt_at = $2, finished_at = $3, lease_owner = NULL, lease_until = NULL \
     WHERE id = $4 AND lease_owner = $5 AND status = 'pending'";
 /// ...the attempt...
-const LOG_ATTEMPT: &str = "INSERT INTO hookspec_attempts \
-    (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
-    VALUES ($1, $2, $3, $4, $5, $6)";
+const LOG_ATTEMPT: &str = "INSERT INTO hookspec_attempts (delivery_id, message_id, \
+    subscription_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 /// ...when its subscription started failing (`$1` now, `$2` the subscription)...
 const MARK_FAILING: &str = "UPDATE hookspec_subscriptions \
     SET failing_since = COALESCE(failing_since, $1) WHERE id = $2";
@@ -493,13 +495,6 @@ const DISABLE: &str = "UPDATE hookspec_subscriptions \
 const DISABLE_FAILING: &str = "UPDATE hookspec_subscriptions \
     SET enabled = FALSE, disabled_reason = 'failing', updated_at = $1 \
     WHERE id = $2 AND enabled AND failing_since < $3";
-
-/// The start of a statement deleting the attempts of the deliveries that match a condition,
-/// to be completed with that condition and a closing parenthesis. Deleting a message or a
-/// subscription deletes its deliveries by cascade, but not their attempts on PostgreSQL,
-/// where the attempt log has no foreign key (see migration 2).
-const ATTEMPTS_OF: &str =
-    "DELETE FROM hookspec_attempts WHERE delivery_id IN (SELECT id FROM hookspec_deliveries WHERE";
 
 /// A claimed delivery with its message and subscription.
 #[derive(Debug)]
@@ -555,7 +550,8 @@ pub(crate) struct Finished {
 /// What happens to a delivery after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Next {
-    Done,
+    /// It succeeded: the delivery is deleted and its attempts stay as the record of it.
+    Delivered,
     GiveUp,
     RetryAt(i64),
 }
@@ -564,7 +560,6 @@ pub(crate) enum Next {
 #[derive(Debug)]
 pub(crate) struct Outcome {
     pub(crate) attempted_at: i64,
-    pub(crate) success: bool,
     pub(crate) status_code: Option<i64>,
     pub(crate) error: Option<String>,
     pub(crate) latency_ms: i64,
@@ -574,6 +569,13 @@ pub(crate) struct Outcome {
     pub(crate) disable: Option<String>,
     /// Disable it as `failing` if it has failed continuously since before this time.
     pub(crate) failing_cutoff: Option<i64>,
+}
+
+impl Outcome {
+    /// Whether the receiver took it (answered 2xx).
+    pub(crate) fn delivered(&self) -> bool {
+        self.next == Next::Delivered
+    }
 }
 
 /// Milliseconds since the Unix epoch.

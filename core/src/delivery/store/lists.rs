@@ -14,16 +14,15 @@ pub(super) async fn finish_successes_on_postgres(
     results: &[(Job, Outcome)],
 ) -> Result<Vec<Finished>, OutboxError> {
     const SQL: &str = "WITH done AS ( \
-          UPDATE hookspec_deliveries SET status = 'succeeded', attempts = attempts + 1, \
-            next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
-          WHERE lease_owner = $2 AND status = 'pending' \
-            AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($3::jsonb))) \
+          DELETE FROM hookspec_deliveries WHERE lease_owner = $1 AND status = 'pending' \
+            AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($2::jsonb))) \
           RETURNING id, subscription_id), \
         logged AS ( \
-          INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
-          SELECT CAST(value->>0 AS BIGINT), CAST(value->>1 AS BIGINT), CAST(value->>2 AS BIGINT), value->>3, \
-            CAST(value->>4 AS BIGINT), value->>5 \
-          FROM jsonb_array_elements($4::jsonb) WHERE CAST(value->>0 AS BIGINT) IN (SELECT id FROM done)), \
+          INSERT INTO hookspec_attempts (delivery_id, message_id, subscription_id, attempted_at, \
+            status_code, error, latency_ms, response_excerpt) \
+          SELECT CAST(value->>0 AS BIGINT), value->>1, value->>2, CAST(value->>3 AS BIGINT), \
+            CAST(value->>4 AS BIGINT), value->>5, CAST(value->>6 AS BIGINT), value->>7 \
+          FROM jsonb_array_elements($3::jsonb) WHERE CAST(value->>0 AS BIGINT) IN (SELECT id FROM done)), \
         cleared AS ( \
           UPDATE hookspec_subscriptions SET failing_since = NULL \
           WHERE failing_since IS NOT NULL AND id IN (SELECT subscription_id FROM done)) \
@@ -34,7 +33,6 @@ pub(super) async fn finish_successes_on_postgres(
     };
     let (attempts, _) = SuccessBatch::rows(results, &all)?;
     let updated: std::collections::HashSet<i64> = sqlx::query_scalar(SQL)
-        .bind(batch.now)
         .bind(owner)
         .bind(&batch.deliveries)
         .bind(attempts)
@@ -92,7 +90,6 @@ impl Pool {
 
 /// The three statements that record a batch of successful attempts, and their parameters.
 pub(super) struct SuccessBatch {
-    pub(super) now: i64,
     pub(super) deliveries: String,
 }
 
@@ -101,36 +98,35 @@ impl SuccessBatch {
         results: &[(Job, Outcome)],
         successes: &[usize],
     ) -> Result<Option<SuccessBatch>, OutboxError> {
-        let Some(now) = successes.iter().map(|i| results[*i].1.attempted_at).max() else {
+        if successes.is_empty() {
             return Ok(None);
-        };
+        }
         let deliveries: Vec<i64> = successes.iter().map(|i| results[*i].0.delivery).collect();
         Ok(Some(SuccessBatch {
-            now,
             deliveries: serde_json::to_string(&deliveries)?,
         }))
     }
 
-    /// The three statements, in order: mark the deliveries (`$1` now, `$2` owner, `$3` their
-    /// ids), insert the attempts (`$1` [`rows`](Self::rows)' first), clear the subscriptions'
-    /// failure (`$1` its second).
+    /// The three statements, in order: delete the deliveries (`$1` owner, `$2` their ids),
+    /// insert the attempts (`$1` [`rows`](Self::rows)' first), clear the subscriptions'
+    /// failure (`$1` its second). A delivered delivery is deleted (see migration 3).
     pub(super) fn statements(pool: &Pool) -> [String; 3] {
         let int = |i: usize| format!("CAST(value->>{i} AS BIGINT)");
         [
             format!(
-                "UPDATE hookspec_deliveries{} SET status = 'succeeded', attempts = attempts + 1, \
-                   next_attempt_at = $1, finished_at = $1, lease_owner = NULL, lease_until = NULL \
-                 WHERE lease_owner = $2 AND status = 'pending' AND {} RETURNING id",
+                "DELETE FROM hookspec_deliveries{} WHERE lease_owner = $1 AND status = 'pending' \
+                 AND {} RETURNING id",
                 pool.by_key(),
-                pool.key_in("id", 3)
+                pool.key_in("id", 2)
             ),
             format!(
-                "INSERT INTO hookspec_attempts (delivery_id, attempted_at, status_code, error, latency_ms, response_excerpt) \
-                 SELECT {}, {}, {}, value->>3, {}, value->>5 FROM {}",
+                "INSERT INTO hookspec_attempts (delivery_id, message_id, subscription_id, attempted_at, \
+                   status_code, error, latency_ms, response_excerpt) \
+                 SELECT {}, value->>1, value->>2, {}, {}, value->>5, {}, value->>7 FROM {}",
                 int(0),
-                int(1),
-                int(2),
+                int(3),
                 int(4),
+                int(6),
                 pool.json_rows(1)
             ),
             format!(
@@ -152,6 +148,8 @@ impl SuccessBatch {
                 let (job, o) = &results[*i];
                 (
                     job.delivery,
+                    &job.message_id,
+                    &job.subscription_id,
                     o.attempted_at,
                     o.status_code,
                     o.error.as_deref(),
