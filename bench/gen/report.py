@@ -132,7 +132,7 @@ out += [
     "both cores. Measured alone with pgbench on batches of 128 (`bash bench/pgbench/run.sh`), a claim "
     "costs 1.6-2.3 ms (a heap-only update of the lease, planned once) and recording the successes "
     "1.7-2.4 ms; before successes were deleted (migration 3), marking them cost 3.2-3.4 ms in the same "
-    "minutes, as each finished row's new version went into three indexes, and the server took about "
+    "minutes (`bench/pgbench` as of commit 925e624), as each finished row's new version went into three indexes, and the server took about "
     "47 % of the cores. That saving is the database's: on this machine the drain's rate did not move "
     "measurably with it (an A/B of the two builds gave PostgreSQL medians of 15,000-18,000 a second "
     "for both), while it is what bounds several dispatchers sharing one PostgreSQL server. The ratio "

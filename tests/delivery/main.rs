@@ -3,6 +3,7 @@
 
 mod kill;
 mod postgres;
+mod records;
 mod retries;
 mod support;
 mod upgrade;
@@ -444,53 +445,5 @@ async fn deleting_a_subscription_deletes_its_deliveries_and_attempts() {
             "{}: three delivered, one pending",
             backend.name
         );
-    }
-}
-
-#[tokio::test]
-async fn payloads_list_failed_delivered_and_pending_deliveries_in_order() {
-    for backend in backends().await {
-        // Refuses everything until told otherwise: the first event fails for good.
-        let accept = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let answer = Arc::clone(&accept);
-        let receiver = Receiver::start(Arc::new(move |_| {
-            let ok = answer.load(std::sync::atomic::Ordering::SeqCst);
-            let status = if ok {
-                StatusCode::OK
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            (status, Vec::new(), Duration::ZERO)
-        }))
-        .await;
-        let sub = backend.subscribe(&receiver).await;
-        let outbox = &backend.outbox;
-        let publish = |n: usize| async move {
-            let task = event("Task", "create", &n.to_string(), "");
-            outbox.publish::<entity_changed>(&task).await.unwrap();
-        };
-        let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
-        publish(0).await;
-        assert_eq!(drained(outbox, WAIT).await, (0, 0, 1), "{}", backend.name);
-        accept.store(true, std::sync::atomic::Ordering::SeqCst);
-        publish(1).await;
-        publish(2).await;
-        assert_eq!(drained(outbox, WAIT).await, (0, 2, 1), "{}", backend.name);
-        dispatcher.shutdown().await;
-        publish(3).await;
-        // Failed, delivered, delivered, pending: one list, in order, page by page.
-        let owner = outbox.subscription(&sub.id).await.unwrap().owner;
-        let mut listed = Vec::new();
-        let mut cursor = 0;
-        loop {
-            let page = outbox.payloads(&owner, &sub.id, cursor, 2).await.unwrap();
-            let Some(last) = page.last() else { break };
-            cursor = last.cursor + 1;
-            listed.extend(
-                page.into_iter()
-                    .map(|p| p.payload["entity"]["new"]["status_id"].clone()),
-            );
-        }
-        assert_eq!(listed, ["0", "1", "2", "3"], "{}", backend.name);
     }
 }

@@ -92,6 +92,14 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
             1,
             "{name}"
         );
+        let listed = outbox.payloads("", "sub_old", 0, 10).await.unwrap();
+        let mut messages: Vec<_> = listed.iter().map(|p| p.message_id.as_str()).collect();
+        messages.sort_unstable();
+        assert_eq!(
+            messages,
+            ["msg_done", "msg_pending"],
+            "{name}: each listed once"
+        );
         dispatcher.shutdown().await;
         // Reopening runs nothing twice.
         drop(outbox);
@@ -99,4 +107,24 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
         assert!(again.is_ok(), "{name}: {:?}", again.err());
     }
     assert_eq!(receiver.received().len(), 2);
+}
+
+#[tokio::test]
+async fn an_outbox_migrated_by_a_newer_hookspec_is_refused() {
+    let url = support::new_sqlite_url();
+    drop(Outbox::sqlite(&url).await.unwrap());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("INSERT INTO hookspec_migrations VALUES (99, 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let Err(error) = Outbox::sqlite(&url).await else {
+        panic!("an outbox of schema version 99 was opened");
+    };
+    assert!(
+        matches!(error, OutboxError::SchemaTooNew { found: 99, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("upgrade hookspec"), "{error}");
 }

@@ -134,7 +134,7 @@ impl Outbox {
         self.subscription(id).await
     }
 
-    /// Deletes `owner`'s subscription `id`, with its pending deliveries.
+    /// Deletes `owner`'s subscription `id`, with its deliveries and their attempts.
     pub async fn delete_subscription(&self, owner: &str, id: &str) -> Result<(), OutboxError> {
         self.owned_subscription(owner, id).await?;
         self.pool.delete_subscription(id).await
@@ -222,8 +222,8 @@ impl Outbox {
     ) -> Result<Vec<StoredPayload>, OutboxError> {
         self.owned_subscription(owner, id).await?;
         // Deliveries not yet delivered, and those delivered (deleted, each recorded by its
-        // one 2xx attempt): two disjoint lists in the same order, each read by its index no
-        // further than the page (see migration 3).
+        // one 2xx attempt): two disjoint lists, each cut to a page before they are merged
+        // (see migration 3).
         let sql = "SELECT d.id, m.id AS message_id, m.event, m.payload, m.created_at FROM ( \
                      SELECT * FROM (SELECT id, message_id FROM hookspec_deliveries \
                        WHERE subscription_id = $1 AND id >= $2 ORDER BY id LIMIT $3) pending \
@@ -317,7 +317,7 @@ impl Outbox {
             .rows_affected()
         });
         if added == 0 {
-            return Err(OutboxError::NotFound(message.to_owned()));
+            return Err(OutboxError::MessageNotFound(message.to_owned()));
         }
         self.published.notify_waiters();
         Ok(())

@@ -54,7 +54,21 @@ pub enum OutboxError {
     /// No subscription has this id.
     #[error("no subscription `{0}`")]
     NotFound(String),
+    /// The message was never queued for the subscription (or it was purged).
+    #[error("no message `{0}` for this subscription")]
+    MessageNotFound(String),
     /// A dispatcher's settings cannot work (see [`DispatchConfig::validate`]).
     #[error("invalid dispatch configuration: {0}")]
     InvalidConfig(String),
+    /// The database was migrated by a newer version of hookspec than this one.
+    #[error(
+        "the outbox's schema is at version {found}, newer than this hookspec knows ({known}): \
+         upgrade hookspec"
+    )]
+    SchemaTooNew {
+        /// The database's schema version.
+        found: i64,
+        /// The newest version this hookspec knows.
+        known: i64,
+    },
 }

@@ -13,6 +13,7 @@ use sqlx::Row;
 
 use super::OutboxError;
 
+mod cleanup;
 mod lists;
 
 use lists::{finish_successes_on_postgres, SuccessBatch};
@@ -119,6 +120,20 @@ impl Pool {
                     .await?;
             }
             sqlx::query(create).execute(&mut *tx).await?;
+            // A database migrated by a newer hookspec has tables this one would misuse (its
+            // dispatchers would fail every recording and send each delivery again and again).
+            let newest: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(version) FROM hookspec_migrations")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let known = MIGRATIONS
+                .iter()
+                .map(|(version, _)| *version)
+                .max()
+                .unwrap_or(0);
+            if let Some(found) = newest.filter(|found| *found > known) {
+                return Err(OutboxError::SchemaTooNew { found, known });
+            }
             for (version, script) in MIGRATIONS {
                 let applied: Option<i64> = sqlx::query_scalar(
                     "SELECT version FROM hookspec_migrations WHERE version = $1",
@@ -408,66 +423,6 @@ impl Pool {
                 .bind(&ids)
                 .execute(pool)
                 .await?;
-            Ok(())
-        })
-    }
-
-    /// Deletes messages older than `before`, with their deliveries and attempts, once none
-    /// of their deliveries is pending.
-    pub(crate) async fn purge(&self, before: i64) -> Result<u64, OutboxError> {
-        // Subscriptions expired for longer than the retention go too (Airtable keeps an
-        // expired webhook's payloads readable for a while, then deletes it).
-        const EXPIRED: &str = "SELECT id FROM hookspec_subscriptions WHERE expires_at IS NOT NULL AND expires_at < $1";
-        const FINISHED: &str = "SELECT m.id FROM hookspec_messages m WHERE m.created_at < $1 AND NOT EXISTS ( \
-            SELECT 1 FROM hookspec_deliveries d WHERE d.message_id = m.id AND d.status = 'pending')";
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            if matches!(self, Pool::Postgres(_)) {
-                // Every statement sees what the first one saw, so the attempts deleted are
-                // exactly those of the messages and subscriptions deleted; one queued again
-                // meanwhile fails the purge, which runs again later.
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            // The attempt log has no foreign key (see migration 3): its rows go first.
-            for sql in [
-                format!("DELETE FROM hookspec_attempts WHERE subscription_id IN ({EXPIRED})"),
-                format!("DELETE FROM hookspec_subscriptions WHERE id IN ({EXPIRED})"),
-                format!("DELETE FROM hookspec_attempts WHERE message_id IN ({FINISHED})"),
-            ] {
-                sqlx::query(&sql).bind(before).execute(&mut *tx).await?;
-            }
-            let done = sqlx::query(&format!(
-                "DELETE FROM hookspec_messages WHERE id IN ({FINISHED})"
-            ))
-            .bind(before)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(done.rows_affected())
-        })
-    }
-
-    /// Deletes subscription `id` with its deliveries and their attempts.
-    pub(crate) async fn delete_subscription(&self, id: &str) -> Result<(), OutboxError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            // The deliveries first: an attempt being recorded on one of them meanwhile has
-            // committed by the time the delete returns (it held the row), and one that comes
-            // later finds the row gone and records nothing. So the attempts deleted next, by
-            // a statement that sees every commit before it, are all there are.
-            for sql in [
-                "DELETE FROM hookspec_deliveries WHERE subscription_id = $1",
-                "DELETE FROM hookspec_attempts WHERE subscription_id = $1",
-            ] {
-                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-            }
-            sqlx::query("DELETE FROM hookspec_subscriptions WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
             Ok(())
         })
     }

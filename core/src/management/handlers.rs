@@ -436,7 +436,7 @@ async fn rotate_secret(
 
 /// Sends one message to the subscription again (a new delivery with the same `webhook-id`).
 #[utoipa::path(post, path = "/webhooks/subscriptions/{id}/messages/{message}/resend", tag = "webhook management", params(("id" = String, Path, description = "The subscription id"), ("message" = String, Path, description = "The message id")),
-    responses((status = 202, description = "Queued"), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 202, description = "Queued"), (status = 404, description = "No such subscription for this owner, or the message was never queued for it", body = ErrorBody)), security(("bearer" = [])))]
 async fn resend_message(
     caller: Caller,
     State(api): State<Api>,

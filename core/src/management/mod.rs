@@ -119,7 +119,7 @@ impl IntoResponse for ApiError {
 impl From<OutboxError> for ApiError {
     fn from(error: OutboxError) -> Self {
         match error {
-            OutboxError::NotFound(_) => {
+            OutboxError::NotFound(_) | OutboxError::MessageNotFound(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
             }
             OutboxError::InvalidSubscription(_) => ApiError::new(

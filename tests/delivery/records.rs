@@ -1,0 +1,112 @@
+//! What the outbox keeps of its deliveries, and what it reads back: payload listings,
+//! resending and replaying (delivered deliveries are deleted and recorded by their attempts,
+//! see migration 3), and purging.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use hookspec::delivery::OutboxError;
+
+use super::support::{backends, drained, fast_config, Receiver};
+use super::{entity_changed, event, WAIT};
+
+#[tokio::test]
+async fn payloads_list_failed_delivered_and_pending_deliveries_in_order() {
+    for backend in backends().await {
+        // Refuses everything until told otherwise: the first event fails for good.
+        let accept = Arc::new(AtomicBool::new(false));
+        let answer = Arc::clone(&accept);
+        let receiver = Receiver::start(Arc::new(move |_| {
+            let ok = answer.load(Ordering::SeqCst);
+            let status = if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            (status, Vec::new(), Duration::ZERO)
+        }))
+        .await;
+        let sub = backend.subscribe(&receiver).await;
+        let outbox = &backend.outbox;
+        let publish = |n: usize| async move {
+            let task = event("Task", "create", &n.to_string(), "");
+            outbox.publish::<entity_changed>(&task).await.unwrap();
+        };
+        let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
+        publish(0).await;
+        assert_eq!(drained(outbox, WAIT).await, (0, 0, 1), "{}", backend.name);
+        accept.store(true, Ordering::SeqCst);
+        publish(1).await;
+        publish(2).await;
+        assert_eq!(drained(outbox, WAIT).await, (0, 2, 1), "{}", backend.name);
+        dispatcher.shutdown().await;
+        publish(3).await;
+        // Failed, delivered, delivered, pending: one list, in order, page by page.
+        let owner = outbox.subscription(&sub.id).await.unwrap().owner;
+        let mut listed = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let page = outbox.payloads(&owner, &sub.id, cursor, 2).await.unwrap();
+            let Some(last) = page.last() else { break };
+            cursor = last.cursor + 1;
+            listed.extend(
+                page.into_iter()
+                    .map(|p| p.payload["entity"]["new"]["status_id"].clone()),
+            );
+        }
+        assert_eq!(listed, ["0", "1", "2", "3"], "{}", backend.name);
+    }
+}
+
+#[tokio::test]
+async fn a_delivered_message_can_be_resent_and_replayed() {
+    for backend in backends().await {
+        let receiver = Receiver::answering(StatusCode::OK).await;
+        let sub = backend.subscribe(&receiver).await;
+        let outbox = &backend.outbox;
+        let owner = outbox.subscription(&sub.id).await.unwrap().owner;
+        let id = backend.publish_task().await;
+        let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
+        assert_eq!(drained(outbox, WAIT).await, (0, 1, 0), "{}", backend.name);
+        outbox.resend(&owner, &sub.id, &id).await.unwrap();
+        assert_eq!(drained(outbox, WAIT).await, (0, 2, 0), "{}", backend.name);
+        assert_eq!(outbox.replay(&owner, &sub.id, 0).await.unwrap(), 1);
+        assert_eq!(drained(outbox, WAIT).await, (0, 3, 0), "{}", backend.name);
+        let sent = receiver.wait_for(3, WAIT).await;
+        assert!(sent.iter().all(|r| r.header("webhook-id") == id));
+        let unknown = outbox.resend(&owner, &sub.id, "msg_unknown").await;
+        assert!(
+            matches!(&unknown, Err(OutboxError::MessageNotFound(id)) if id == "msg_unknown"),
+            "{}: {unknown:?}",
+            backend.name
+        );
+        dispatcher.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn purging_goes_through_a_large_backlog_in_batches() {
+    for backend in backends().await {
+        let outbox = &backend.outbox;
+        // More than one batch (1,000) of finished messages: with no subscriber, each is
+        // finished as soon as it is published.
+        for _ in 0..1_500 {
+            backend.publish_task().await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(
+            outbox.purge(Duration::ZERO).await.unwrap(),
+            1_500,
+            "{}",
+            backend.name
+        );
+        assert_eq!(
+            backend.rows("hookspec_messages").await,
+            0,
+            "{}",
+            backend.name
+        );
+    }
+}
