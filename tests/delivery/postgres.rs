@@ -73,3 +73,39 @@ async fn two_dispatchers_deliver_10_000_events_none_lost_none_twice() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn publishing_skips_a_subscription_deleted_meanwhile() {
+    let Some(backend) = support::postgres().await else {
+        eprintln!("HOOKSPEC_TEST_DATABASE_URL is not set: this PostgreSQL test has nothing to run against");
+        return;
+    };
+    let receiver = Receiver::answering(StatusCode::OK).await;
+    let deleted = backend.subscribe(&receiver).await;
+    let kept = backend.subscribe(&receiver).await;
+    // The subscription is deleted in a transaction that stays open while a message is
+    // published: publishing reads the subscription, then waits for its row.
+    let pool = sqlx::PgPool::connect(&backend.url).await.unwrap();
+    let mut deleting = pool.begin().await.unwrap();
+    sqlx::query("DELETE FROM hookspec_subscriptions WHERE id = $1")
+        .bind(&deleted.id)
+        .execute(&mut *deleting)
+        .await
+        .unwrap();
+    let outbox = backend.outbox.clone();
+    let publishing = tokio::spawn(async move {
+        outbox
+            .publish::<entity_changed>(&event("Task", "create", "1", ""))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    deleting.commit().await.unwrap();
+    let published = publishing.await.unwrap();
+    assert!(published.is_ok(), "{published:?}");
+    let subscriptions: Vec<String> =
+        sqlx::query_scalar("SELECT subscription_id FROM hookspec_deliveries")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(subscriptions, [kept.id]);
+}

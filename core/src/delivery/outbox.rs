@@ -278,10 +278,13 @@ macro_rules! store_message {
 const DELIVER_SQLITE: &str = "INSERT INTO hookspec_deliveries \
     (message_id, subscription_id, status, next_attempt_at, created_at) \
     SELECT $1, value, 'pending', $2, $2 FROM json_each($3)";
-/// ...and on PostgreSQL.
+/// ...and on PostgreSQL, where a subscription may be deleted between reading it and writing
+/// its delivery: the lock that the foreign key check would take is taken here instead, so that
+/// a subscription deleted meanwhile is skipped rather than failing the caller's transaction.
 const DELIVER_POSTGRES: &str = "INSERT INTO hookspec_deliveries \
     (message_id, subscription_id, status, next_attempt_at, created_at) \
-    SELECT $1, value, 'pending', $2, $2 FROM jsonb_array_elements_text($3::jsonb)";
+    SELECT $1, s.id, 'pending', $2, $2 FROM hookspec_subscriptions s \
+    WHERE s.id = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) FOR KEY SHARE OF s";
 
 /// Whether a subscription with `events` (JSON array) and `filter` wants this event.
 fn wants(events: &str, filter: Option<&str>, event: &str, payload: &serde_json::Value) -> bool {
