@@ -232,11 +232,11 @@ struct NewMessage<'a> {
 }
 
 /// Stores a message and one pending delivery per matching subscription. `$conn` is a
-/// `&mut` connection of either backend, `$deliver` the backend's [`DELIVER_SQLITE`] or
-/// [`DELIVER_POSTGRES`].
+/// `&mut` connection of either backend, `$sql` the backend's [`PublishSql`].
 macro_rules! store_message {
-    ($conn:expr, $m:expr, $deliver:expr) => {{
+    ($conn:expr, $m:expr, $sql:expr) => {{
         let m: &NewMessage<'_> = $m;
+        let sql: &PublishSql = $sql;
         sqlx::query("INSERT INTO hookspec_messages (id, event, method, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&m.id)
             .bind(m.event)
@@ -245,24 +245,22 @@ macro_rules! store_message {
             .bind(m.now)
             .execute(&mut *$conn)
             .await?;
-        let rows = sqlx::query(
-            "SELECT id, events, filter FROM hookspec_subscriptions WHERE enabled AND (expires_at IS NULL OR expires_at > $1)",
-        )
-        .bind(m.now)
-        .fetch_all(&mut *$conn)
-        .await?;
+        let rows = sqlx::query(sql.subscribers)
+            .bind(m.now)
+            .bind(m.event)
+            .fetch_all(&mut *$conn)
+            .await?;
         let mut subscriptions = Vec::new();
         for row in rows {
-            let events: String = row.try_get("events")?;
             let filter: Option<String> = row.try_get("filter")?;
-            if wants(&events, filter.as_deref(), m.event, m.value) {
+            if wants(filter.as_deref(), m.value) {
                 subscriptions.push(row.try_get::<String, _>("id")?);
             }
         }
         // One statement however many subscribers: publishing runs inside the caller's
         // transaction, which should not wait a round trip per subscription.
         if !subscriptions.is_empty() {
-            sqlx::query($deliver)
+            sqlx::query(sql.deliver)
                 .bind(&m.id)
                 .bind(m.now)
                 .bind(serde_json::to_string(&subscriptions)?)
@@ -273,26 +271,51 @@ macro_rules! store_message {
     }};
 }
 
-/// One pending delivery of message `$1`, due at `$2`, to each subscription in the JSON array
-/// `$3`, on SQLite...
-const DELIVER_SQLITE: &str = "INSERT INTO hookspec_deliveries \
-    (message_id, subscription_id, status, next_attempt_at, created_at) \
-    SELECT $1, value, 'pending', $2, $2 FROM json_each($3)";
-/// ...and on PostgreSQL, where a subscription may be deleted between reading it and writing
-/// its delivery: the lock that the foreign key check would take is taken here instead, so that
-/// a subscription deleted meanwhile is skipped rather than failing the caller's transaction.
-const DELIVER_POSTGRES: &str = "INSERT INTO hookspec_deliveries \
-    (message_id, subscription_id, status, next_attempt_at, created_at) \
-    SELECT $1, s.id, 'pending', $2, $2 FROM hookspec_subscriptions s \
-    WHERE s.id = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) FOR KEY SHARE OF s";
+/// What publishing runs, per backend.
+struct PublishSql {
+    /// The live subscriptions (`$1` now) to event `$2`, or to every event, with their
+    /// filters: the event is matched in the database, so that only they are read and parsed.
+    subscribers: &'static str,
+    /// One pending delivery of message `$1`, due at `$2`, to each subscription in the JSON
+    /// array `$3`.
+    deliver: &'static str,
+}
 
-/// Whether a subscription with `events` (JSON array) and `filter` wants this event.
-fn wants(events: &str, filter: Option<&str>, event: &str, payload: &serde_json::Value) -> bool {
-    let events: Vec<String> = serde_json::from_str(events).unwrap_or_default();
-    if !events.is_empty() && !events.iter().any(|e| e == event) {
-        return false;
-    }
-    // Filters are checked when stored; one that no longer parses matches nothing.
+/// A subscription that has not expired or been disabled.
+macro_rules! live {
+    () => {
+        "SELECT id, filter FROM hookspec_subscriptions \
+         WHERE enabled AND (expires_at IS NULL OR expires_at > $1) AND "
+    };
+}
+
+const PUBLISH_SQLITE: PublishSql = PublishSql {
+    subscribers: concat!(
+        live!(),
+        "(json_array_length(events) = 0 OR EXISTS (SELECT 1 FROM json_each(events) WHERE value = $2))"
+    ),
+    deliver: "INSERT INTO hookspec_deliveries \
+        (message_id, subscription_id, status, next_attempt_at, created_at) \
+        SELECT $1, value, 'pending', $2, $2 FROM json_each($3)",
+};
+
+/// On PostgreSQL a subscription may be deleted between reading it and writing its delivery:
+/// the lock that the foreign key check would take is taken first, so that a subscription
+/// deleted meanwhile is skipped rather than failing the caller's transaction.
+const PUBLISH_POSTGRES: PublishSql = PublishSql {
+    subscribers: concat!(
+        live!(),
+        "(jsonb_array_length(events::jsonb) = 0 OR events::jsonb @> jsonb_build_array($2::text))"
+    ),
+    deliver: "INSERT INTO hookspec_deliveries \
+        (message_id, subscription_id, status, next_attempt_at, created_at) \
+        SELECT $1, s.id, 'pending', $2, $2 FROM hookspec_subscriptions s \
+        WHERE s.id = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) FOR KEY SHARE OF s",
+};
+
+/// Whether a subscription to the event with `filter` wants this payload. Filters are checked
+/// when stored; one that no longer parses matches nothing.
+fn wants(filter: Option<&str>, payload: &serde_json::Value) -> bool {
     filter.is_none_or(|f| Filter::parse(f).is_ok_and(|f| f.matches(payload)))
 }
 
@@ -444,13 +467,13 @@ impl Outbox {
     {
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value)?;
-        let deliver = match self.pool {
-            Pool::Sqlite(_) => DELIVER_SQLITE,
-            Pool::Postgres(_) => DELIVER_POSTGRES,
+        let sql = match self.pool {
+            Pool::Sqlite(_) => &PUBLISH_SQLITE,
+            Pool::Postgres(_) => &PUBLISH_POSTGRES,
         };
         on_pool!(&self.pool, |pool| {
             let mut tx = pool.begin().await?;
-            store_message!(&mut *tx, &message, deliver)?;
+            store_message!(&mut *tx, &message, sql)?;
             tx.commit().await?;
             Ok::<(), OutboxError>(())
         })?;
@@ -471,8 +494,8 @@ impl Outbox {
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value)?;
         match tx.connection() {
-            Connection::Sqlite(conn) => store_message!(conn, &message, DELIVER_SQLITE)?,
-            Connection::Postgres(conn) => store_message!(conn, &message, DELIVER_POSTGRES)?,
+            Connection::Sqlite(conn) => store_message!(conn, &message, &PUBLISH_SQLITE)?,
+            Connection::Postgres(conn) => store_message!(conn, &message, &PUBLISH_POSTGRES)?,
         };
         // Dispatchers poll, so a delivery committed later is still found.
         self.published.notify_waiters();

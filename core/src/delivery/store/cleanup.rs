@@ -99,7 +99,7 @@ impl Pool {
 
     /// Deletes subscription `id` with its deliveries and their attempts. A message being
     /// published meanwhile either committed its delivery, which goes by cascade, or waits for
-    /// the subscription's row and then skips it (see `DELIVER_POSTGRES`).
+    /// the subscription's row and then skips it (see `PUBLISH_POSTGRES`).
     pub(crate) async fn delete_subscription(&self, id: &str) -> Result<(), OutboxError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
