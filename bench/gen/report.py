@@ -76,7 +76,7 @@ out += [
     "What the ratio pays for: hookspec builds a `WebhookDef` per declaration (owned strings), checks every "
     "webhook for duplicate names and operationIds, checks security schemes, and registers schemas through "
     "a registry that detects two different types under one schema name (each type is generated once and "
-    "remembered by `TypeId`). The fixed part of that weighs most at N = 10. It saves what the floor pays "
+    "remembered by `TypeId`). Between runs on this shared machine the ratio moves by a third either way, more than it differs between sizes. It saves what the floor pays "
     "in utoipa's `Paths::add_path_operation`, which clones each operation and builds its path item on the "
     "stack before moving it into the map: hookspec moves each operation into place once.",
     "",
@@ -135,9 +135,11 @@ out += [
     "minutes (`bench/pgbench` as of commit 925e624), as each finished row's new version went into three indexes, and the server took about "
     "47 % of the cores. That saving is the database's: on this machine the drain's rate did not move "
     "measurably with it (an A/B of the two builds gave PostgreSQL medians of 15,000-18,000 a second "
-    "for both), while it is what bounds several dispatchers sharing one PostgreSQL server. The ratio "
-    "drifts with the machine: an earlier run the same day, with a ceiling of 56,400 a second, measured "
-    "PostgreSQL at 0.45. The dispatcher's bookkeeping there commits asynchronously (a server crash "
+    "for both), while it is what bounds several dispatchers sharing one PostgreSQL server. The ratios "
+    "drift with the machine: the runs of the same day measured PostgreSQL at 0.45 (before the change, "
+    "with a ceiling of 56,400 a second), then 0.60, 0.48 and 0.52, and SQLite at 0.61, then 0.70, 0.44 "
+    "and 0.61 (the 0.44 in a slow hour, when compiling and the document build were a third slower too, "
+    "and a same-hour A/B showed no change between the builds). The dispatcher's bookkeeping there commits asynchronously (a server crash "
     "re-sends, never loses), publishing does not. A real receiver across a network is far slower than "
     "either figure, and a database on its own machine takes its share off the dispatcher's cores.",
     "",
