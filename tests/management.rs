@@ -282,6 +282,31 @@ async fn bad_input_is_a_json_4xx_and_writes_nothing() {
     );
     let (_, page) = api.get("/webhooks/subscriptions", "alice-token").await;
     assert_eq!(page["items"], json!([]), "nothing half-written");
+    // Changing the events is held to the catalogue too.
+    let (_, created) = api
+        .post(
+            "/webhooks/subscriptions",
+            "alice-token",
+            json!({"url": hook_url(9003)}),
+        )
+        .await;
+    let id = created["subscription"]["id"].as_str().unwrap();
+    let path = format!("/webhooks/subscriptions/{id}");
+    let (status, error) = api
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            Some("alice-token"),
+            Some(json!({"events": ["nope"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_event")),
+        "{error}"
+    );
+    let (_, unchanged) = api.get(&path, "alice-token").await;
+    assert_eq!(unchanged["events"], json!([]), "{unchanged}");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hookspec::delivery::{DispatchConfig, Outbox};
+use hookspec::delivery::{DispatchConfig, Outbox, OutboxError};
 
 use super::support::{self, drained, Receiver};
 use super::{entity_changed, event};
@@ -108,4 +108,35 @@ async fn publishing_skips_a_subscription_deleted_meanwhile() {
             .await
             .unwrap();
     assert_eq!(subscriptions, [kept.id]);
+}
+
+#[tokio::test]
+async fn resending_a_message_purged_meanwhile_is_not_found() {
+    let Some(backend) = support::postgres().await else {
+        eprintln!("HOOKSPEC_TEST_DATABASE_URL is not set: this PostgreSQL test has nothing to run against");
+        return;
+    };
+    let receiver = Receiver::answering(StatusCode::OK).await;
+    let sub = backend.subscribe(&receiver).await;
+    let owner = backend.outbox.subscription(&sub.id).await.unwrap().owner;
+    let message = backend.publish_task().await;
+    // The message is deleted in a transaction that stays open while it is resent: the
+    // resend still sees it queued, then waits for the message's row.
+    let pool = sqlx::PgPool::connect(&backend.url).await.unwrap();
+    let mut purging = pool.begin().await.unwrap();
+    sqlx::query("DELETE FROM hookspec_messages WHERE id = $1")
+        .bind(&message)
+        .execute(&mut *purging)
+        .await
+        .unwrap();
+    let outbox = backend.outbox.clone();
+    let (id, sent) = (sub.id.clone(), message.clone());
+    let resending = tokio::spawn(async move { outbox.resend(&owner, &id, &sent).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    purging.commit().await.unwrap();
+    let resent = resending.await.unwrap();
+    assert!(
+        matches!(&resent, Err(OutboxError::MessageNotFound(id)) if *id == message),
+        "{resent:?}"
+    );
 }

@@ -110,3 +110,40 @@ async fn purging_goes_through_a_large_backlog_in_batches() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_event_name_with_a_control_character_is_refused() {
+    for backend in backends().await {
+        let outbox = &backend.outbox;
+        let refused = outbox
+            .subscribe(
+                hookspec::delivery::Subscription::new("http://127.0.0.1:9/hooks")
+                    .events(["entity\0changed"]),
+            )
+            .await;
+        assert!(
+            matches!(&refused, Err(OutboxError::InvalidSubscription(why)) if why.contains("control character")),
+            "{}: {refused:?}",
+            backend.name
+        );
+        let sub = outbox
+            .subscribe(hookspec::delivery::Subscription::new(
+                "http://127.0.0.1:9/hooks",
+            ))
+            .await
+            .unwrap();
+        let owner = outbox.subscription(&sub.id).await.unwrap().owner;
+        let update = hookspec::delivery::SubscriptionUpdate {
+            events: Some(vec!["entity\0changed".into()]),
+            ..Default::default()
+        };
+        let refused = outbox.update_subscription(&owner, &sub.id, update).await;
+        assert!(
+            matches!(refused, Err(OutboxError::InvalidSubscription(_))),
+            "{}",
+            backend.name
+        );
+        // Publishing still works for everyone.
+        backend.publish_task().await;
+    }
+}

@@ -10,7 +10,7 @@ use super::filter::Filter;
 use super::outbox::{
     duration_ms, subscription_info, Outbox, StoredSecret, SubscriptionInfo, SUBSCRIPTION_COLUMNS,
 };
-use super::store::{now_ms, on_pool};
+use super::store::{is_sql_state, now_ms, on_pool, FOREIGN_KEY_VIOLATION};
 use super::OutboxError;
 use crate::signing::Secret;
 
@@ -119,7 +119,9 @@ impl Outbox {
         if let Some(filter) = &filter {
             Filter::parse(filter)?;
         }
-        let events = serde_json::to_string(&update.events.unwrap_or(current.events))?;
+        let events = update.events.unwrap_or(current.events);
+        super::outbox::check_event_names(&events)?;
+        let events = serde_json::to_string(&events)?;
         on_pool!(&self.pool, |pool| {
             sqlx::query("UPDATE hookspec_subscriptions SET url = $1, events = $2, filter = $3, updated_at = $4 WHERE id = $5")
                 .bind(&url)
@@ -293,7 +295,8 @@ impl Outbox {
             .await?;
             tx.commit().await?;
             Ok::<(), OutboxError>(())
-        })?;
+        })
+        .map_err(|e| subscription_gone(e, id))?;
         self.published.notify_waiters();
         Ok(message)
     }
@@ -313,9 +316,16 @@ impl Outbox {
             .bind(id)
             .bind(now)
             .execute(pool)
-            .await?
-            .rows_affected()
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(OutboxError::from)
         });
+        // The message or the subscription deleted meanwhile fails the foreign key.
+        let added = match added {
+            Ok(added) => added,
+            Err(e) if is_sql_state(&e, FOREIGN_KEY_VIOLATION) => 0,
+            Err(e) => return Err(e),
+        };
         if added == 0 {
             return Err(OutboxError::MessageNotFound(message.to_owned()));
         }
@@ -326,26 +336,49 @@ impl Outbox {
     /// Queues again every message `owner`'s subscription `id` was given since `since` (ms
     /// since the epoch), once each; returns how many.
     pub async fn replay(&self, owner: &str, id: &str, since: i64) -> Result<u64, OutboxError> {
-        self.owned_subscription(owner, id).await?;
+        // A message purged, or the subscription deleted, meanwhile fails the foreign key: the
+        // next try leaves the one out, or finds the other gone.
+        let mut tries = 0;
+        loop {
+            self.owned_subscription(owner, id).await?;
+            match self.replay_once(id, since).await {
+                Err(e) if is_sql_state(&e, FOREIGN_KEY_VIOLATION) && tries < 3 => tries += 1,
+                done => {
+                    self.published.notify_waiters();
+                    return done;
+                }
+            }
+        }
+    }
+
+    async fn replay_once(&self, id: &str, since: i64) -> Result<u64, OutboxError> {
         let now = now_ms();
-        let added = on_pool!(&self.pool, |pool| {
-            sqlx::query(
+        on_pool!(&self.pool, |pool| {
+            Ok(sqlx::query(
                 "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, next_attempt_at, created_at) \
                  SELECT m.id, $1, 'pending', $2, $2 FROM hookspec_messages m \
                  WHERE m.created_at >= $3 AND (EXISTS ( \
                    SELECT 1 FROM hookspec_deliveries d WHERE d.message_id = m.id AND d.subscription_id = $1) \
                  OR EXISTS (SELECT 1 FROM hookspec_attempts a WHERE a.message_id = m.id AND a.subscription_id = $1)) \
-                 ORDER BY m.created_at",
+                 ORDER BY m.created_at, m.id",
             )
             .bind(id)
             .bind(now)
             .bind(since)
             .execute(pool)
             .await?
-            .rows_affected()
-        });
-        self.published.notify_waiters();
-        Ok(added)
+            .rows_affected())
+        })
+    }
+}
+
+/// A foreign key violation from queueing a delivery for subscription `id`, deleted meanwhile,
+/// as the subscription not found.
+fn subscription_gone(error: OutboxError, id: &str) -> OutboxError {
+    if is_sql_state(&error, FOREIGN_KEY_VIOLATION) {
+        OutboxError::NotFound(id.to_owned())
+    } else {
+        error
     }
 }
 

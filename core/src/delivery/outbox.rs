@@ -313,6 +313,17 @@ const PUBLISH_POSTGRES: PublishSql = PublishSql {
         WHERE s.id = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) FOR KEY SHARE OF s",
 };
 
+/// Refuses event names with control characters: no webhook has one, and PostgreSQL cannot
+/// read a NUL out of the stored list, which would fail every publish.
+pub(crate) fn check_event_names(events: &[String]) -> Result<(), OutboxError> {
+    match events.iter().find(|e| e.chars().any(char::is_control)) {
+        Some(bad) => Err(OutboxError::InvalidSubscription(format!(
+            "event name {bad:?} contains a control character"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Whether a subscription to the event with `filter` wants this payload. Filters are checked
 /// when stored; one that no longer parses matches nothing.
 fn wants(filter: Option<&str>, payload: &serde_json::Value) -> bool {
@@ -368,8 +379,9 @@ impl Outbox {
         Dispatcher::new(self.clone(), config)
     }
 
-    /// Creates a subscription. A bad URL, a target the SSRF policy refuses, or a filter that
-    /// does not parse (with its position) is an error, and nothing is stored.
+    /// Creates a subscription. A bad URL, a target the SSRF policy refuses, a filter that does
+    /// not parse (with its position) or an event name with a control character is an error,
+    /// and nothing is stored.
     pub async fn subscribe(
         &self,
         subscription: Subscription,
@@ -382,6 +394,7 @@ impl Outbox {
         if let Some(filter) = &subscription.filter {
             Filter::parse(filter)?;
         }
+        check_event_names(&subscription.events)?;
         let secret = subscription.secret.unwrap_or_else(Secret::generate);
         let now = now_ms();
         let id = new_id("sub");
@@ -482,7 +495,9 @@ impl Outbox {
     }
 
     /// Publishes in your transaction, so the event is stored if and only if your business
-    /// write commits. The transaction must be on the outbox's database.
+    /// write commits. The transaction must be on the outbox's database. On PostgreSQL at
+    /// READ COMMITTED (the default) a subscription deleted meanwhile is skipped; at stricter
+    /// levels PostgreSQL reports it as a serialization failure, and your transaction retries.
     pub async fn publish_in_tx<W: Webhook>(
         &self,
         tx: &mut impl OutboxTransaction,

@@ -20,13 +20,14 @@ use lists::{finish_successes_on_postgres, SuccessBatch};
 
 /// The schema's versions, applied in order. Written for SQLite: on PostgreSQL autoincrement
 /// keys become `BIGSERIAL`, and lines that start with `-- postgres: ` are uncommented.
-const MIGRATIONS: [(i64, &str); 3] = [
+const MIGRATIONS: [(i64, &str); 4] = [
     (1, include_str!("../../migrations/0001_outbox.sql")),
     (2, include_str!("../../migrations/0002_pending_index.sql")),
     (
         3,
         include_str!("../../migrations/0003_delete_delivered.sql"),
     ),
+    (4, include_str!("../../migrations/0004_messages_by_age.sql")),
 ];
 
 /// Serializes migrations between processes that open the same PostgreSQL database at once.
@@ -531,6 +532,16 @@ impl Outcome {
     pub(crate) fn delivered(&self) -> bool {
         self.next == Next::Delivered
     }
+}
+
+/// PostgreSQL's SQLSTATE for a foreign key violation, and for a deadlock.
+pub(crate) const FOREIGN_KEY_VIOLATION: &str = "23503";
+pub(crate) const DEADLOCK: &str = "40P01";
+
+/// Whether `error` is the database's error with SQLSTATE `code`.
+pub(crate) fn is_sql_state(error: &OutboxError, code: &str) -> bool {
+    matches!(error, OutboxError::Database(e)
+        if e.as_database_error().and_then(|e| e.code()).is_some_and(|c| c == code))
 }
 
 /// Milliseconds since the Unix epoch.

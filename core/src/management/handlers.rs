@@ -254,19 +254,7 @@ async fn create_subscription(
     Body(body): Body<CreateSubscription>,
 ) -> Result<(StatusCode, Json<CreatedView>), ApiError> {
     let owner = caller.may(WRITE)?;
-    let known = api
-        .catalogue
-        .get()
-        .map(|c| c.iter().map(|e| e.name.as_str()).collect::<Vec<_>>())
-        .unwrap_or_default();
-    if let Some(unknown) = body.events.iter().find(|e| !known.contains(&e.as_str())) {
-        let message = format!("unknown event `{unknown}`; GET /webhooks/events lists them");
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_event",
-            message,
-        ));
-    }
+    known_events(&api, &body.events)?;
     if api
         .outbox
         .has_duplicate(owner, &body.url, &body.events)
@@ -352,6 +340,9 @@ async fn update_subscription(
     Body(body): Body<UpdateSubscription>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
     let owner = caller.may(WRITE)?;
+    if let Some(events) = &body.events {
+        known_events(&api, events)?;
+    }
     let update = SubscriptionUpdate {
         url: body.url,
         events: body.events,
@@ -365,7 +356,7 @@ async fn update_subscription(
     ))
 }
 
-/// Deletes a subscription and its pending deliveries.
+/// Deletes a subscription with its deliveries and their attempts.
 #[utoipa::path(delete, path = "/webhooks/subscriptions/{id}", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such subscription for this owner", body = ErrorBody)), security(("bearer" = [])))]
 async fn delete_subscription(
@@ -567,6 +558,22 @@ async fn list_attempts(
         }
     }
     Ok(Json(mine))
+}
+
+/// Refuses events that the catalogue does not list.
+fn known_events(api: &Api, events: &[String]) -> Result<(), ApiError> {
+    let catalogue = api.catalogue.get().map(Vec::as_slice).unwrap_or_default();
+    match events
+        .iter()
+        .find(|event| !catalogue.iter().any(|known| known.name == **event))
+    {
+        Some(unknown) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_event",
+            format!("unknown event `{unknown}`; GET /webhooks/events lists them"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The event catalogue: each webhook of the document with its methods and payload schema.

@@ -5,7 +5,7 @@
 //! then either committed, and its attempt is seen and deleted by the statement that follows,
 //! or it waits for the delivery's row, held by the cascade, finds it gone and logs nothing.
 
-use super::{on_pool, Pool};
+use super::{is_sql_state, on_pool, Pool, DEADLOCK};
 use crate::delivery::OutboxError;
 
 /// Messages purged per transaction, so that a large backlog is neither held locked nor
@@ -38,7 +38,8 @@ impl Pool {
         // a delivery, accepted just before, would go with its message unsent. (SQLite has
         // one writer: nothing runs in between.)
         let candidates = format!(
-            "SELECT m.id FROM hookspec_messages m WHERE m.created_at < $1 AND {} LIMIT $2{}",
+            "SELECT m.id FROM hookspec_messages m WHERE m.created_at < $1 AND {} \
+             ORDER BY m.created_at, m.id LIMIT $2{}",
             nothing_pending("m.id"),
             match self {
                 Pool::Sqlite(_) => "",
@@ -101,16 +102,29 @@ impl Pool {
     /// published meanwhile either committed its delivery, which goes by cascade, or waits for
     /// the subscription's row and then skips it (see `PUBLISH_POSTGRES`).
     pub(crate) async fn delete_subscription(&self, id: &str) -> Result<(), OutboxError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            for sql in [
-                "DELETE FROM hookspec_subscriptions WHERE id = $1",
-                "DELETE FROM hookspec_attempts WHERE subscription_id = $1",
-            ] {
-                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        // The deliveries, then the subscription: the order in which a dispatcher recording a
+        // failure takes them (the delivery, then its subscription's failure time), and the
+        // cascade takes what was published in between. One published, claimed and failed in
+        // between can still deadlock with this; PostgreSQL then aborts one side, and if it
+        // is this one, it goes again.
+        let mut tries = 0;
+        loop {
+            let deleted = on_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                for sql in [
+                    "DELETE FROM hookspec_deliveries WHERE subscription_id = $1",
+                    "DELETE FROM hookspec_subscriptions WHERE id = $1",
+                    "DELETE FROM hookspec_attempts WHERE subscription_id = $1",
+                ] {
+                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok::<(), OutboxError>(())
+            });
+            match deleted {
+                Err(e) if is_sql_state(&e, DEADLOCK) && tries < 3 => tries += 1,
+                done => return done,
             }
-            tx.commit().await?;
-            Ok(())
-        })
+        }
     }
 }
