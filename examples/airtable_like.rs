@@ -1,7 +1,8 @@
 //! Airtable-like webhooks: a subscription lives 7 days unless refreshed; deliveries are only
 //! pings, and the consumer pulls the payloads by cursor, persisting the cursor between runs
 //! (like pyairtable's example), so a consumer killed between two payloads neither skips nor
-//! repeats work when it starts again.
+//! repeats work when it starts again. Two bases side by side: each base is a tenant of the
+//! outbox, so its webhook pulls only its own records.
 //!
 //! ```text
 //! cargo run --example airtable_like
@@ -102,7 +103,14 @@ struct Report {
     processed: Vec<String>,
     refreshed_later: bool,
     expired_received: usize,
+    /// What the second base's consumer pulled through its own webhook.
+    other_base_processed: Vec<String>,
+    other_base_pings: usize,
 }
+
+/// Two bases, each with a personal access token scoped to it.
+const BASE: (&str, &str) = ("app00000000000000", "pat-1");
+const OTHER_BASE: (&str, &str) = ("app11111111111111", "pat-2");
 
 async fn run() -> Result<Report, Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("airtable-like-{}", rand::random::<u32>()));
@@ -110,7 +118,9 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
     let outbox = Outbox::sqlite(&format!("sqlite://{}", dir.join("outbox.db").display()))
         .await?
         .ssrf_policy(SsrfPolicy::new().allow("127.0.0.1")?);
-    let tokens = BearerTokens::new().token("pat-1", "app00000000000000", &[READ, WRITE]);
+    let tokens = BearerTokens::new()
+        .token(BASE.1, BASE.0, &[READ, WRITE])
+        .token(OTHER_BASE.1, OTHER_BASE.0, &[READ, WRITE]);
     let app = App::new("Airtable-like", "1.0.0")
         .webhook(WebhookGateway::new(record_changed))
         .signed_webhooks()
@@ -130,7 +140,7 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
     let (ping_url, pings) = ping_receiver().await;
     let created: Value = client
         .post(&api)
-        .bearer_auth("pat-1")
+        .bearer_auth(BASE.1)
         .json(&json!({"url": ping_url, "lease_seconds": 7 * 24 * 3600}))
         .send()
         .await?
@@ -144,13 +154,27 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
         .as_i64()
         .ok_or("no expiry")?;
 
+    let (other_ping_url, other_pings) = ping_receiver().await;
+    let other: Value = client
+        .post(&api)
+        .bearer_auth(OTHER_BASE.1)
+        .json(&json!({"url": other_ping_url}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let other_id = other["subscription"]["id"].as_str().ok_or("no id")?;
+
+    // Changes in both bases, interleaved; each published for its own base.
     for n in 0..5 {
-        let change = RecordChanged {
-            base: "app00000000000000".into(),
-            record_id: format!("rec{n}"),
-            fields: serde_json::Map::new(),
-        };
-        outbox.publish::<record_changed>(&change).await?;
+        for (base, prefix) in [(BASE.0, "rec"), (OTHER_BASE.0, "other")] {
+            let change = RecordChanged {
+                base: base.into(),
+                record_id: format!("{prefix}{n}"),
+                fields: serde_json::Map::new(),
+            };
+            outbox.tenant(base).publish::<record_changed>(&change).await?;
+        }
     }
     while outbox.delivery_counts().await?.0 > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -158,13 +182,16 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
 
     let state = dir.join("cursor.json");
     let payloads_url = format!("{api}/{id}/payloads");
-    pull(&client, &payloads_url, "pat-1", &state, Some(2)).await?; // killed after two payloads
-    pull(&client, &payloads_url, "pat-1", &state, None).await?; // started again
+    pull(&client, &payloads_url, BASE.1, &state, Some(2)).await?; // killed after two payloads
+    pull(&client, &payloads_url, BASE.1, &state, None).await?; // started again
+    let other_state = dir.join("other-cursor.json");
+    let other_payloads = format!("{api}/{other_id}/payloads");
+    pull(&client, &other_payloads, OTHER_BASE.1, &other_state, None).await?;
 
     tokio::time::sleep(Duration::from_millis(5)).await;
     let refreshed: Value = client
         .post(format!("{api}/{id}/refresh"))
-        .bearer_auth("pat-1")
+        .bearer_auth(BASE.1)
         .json(&json!({}))
         .send()
         .await?
@@ -178,14 +205,15 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
     let (expired_url, expired_count) = ping_receiver().await;
     client
         .post(&api)
-        .bearer_auth("pat-1")
+        .bearer_auth(BASE.1)
         .json(&json!({"url": expired_url, "lease_seconds": 1}))
         .send()
         .await?;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     outbox
+        .tenant(BASE.0)
         .publish::<record_changed>(&RecordChanged {
-            base: "app00000000000000".into(),
+            base: BASE.0.into(),
             record_id: "late".into(),
             fields: serde_json::Map::new(),
         })
@@ -199,6 +227,8 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
         processed: load(&state).processed,
         refreshed_later,
         expired_received: expired_count.load(Ordering::Relaxed),
+        other_base_processed: load(&other_state).processed,
+        other_base_pings: other_pings.load(Ordering::Relaxed),
     })
 }
 
@@ -232,6 +262,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "payloads processed (once each, across a kill): {:?}",
         report.processed
     );
+    println!(
+        "the other base pulled (its own records only): {:?}, after {} pings",
+        report.other_base_processed, report.other_base_pings
+    );
     println!("refresh extended the lease: {}", report.refreshed_later);
     println!(
         "deliveries to an expired subscription: {}",
@@ -251,6 +285,12 @@ mod tests {
             "no payload skipped or repeated"
         );
         assert!(report.pings >= 5, "{report:?}");
+        assert_eq!(
+            report.other_base_processed,
+            ["other0", "other1", "other2", "other3", "other4"],
+            "each base's webhook gets its own base's records only"
+        );
+        assert_eq!(report.other_base_pings, 5, "{report:?}");
         assert!(report.refreshed_later);
         assert_eq!(
             report.expired_received, 0,

@@ -89,12 +89,13 @@ async fn run(db: &str) -> Result<(Vec<EntityEvent>, Vec<EntityEvent>), Box<dyn s
         r#"entity.entity_type = "Task" and entity.operation = "create""#,
         r#"entity.entity_type = "AssetVersion" and entity.operation = "update" and entity.new.status_id != entity.old.status_id and entity.new.status_id = "approved""#,
     ];
+    // One ftrack server is one tenant of the outbox.
+    let site = outbox.tenant("studio.ftrackapp.com");
     let mut inboxes = Vec::new();
     for filter in filters {
         let secret = hookspec::signing::Secret::generate();
         let (url, got) = receiver(Verifier::new(secret.clone())).await;
-        outbox
-            .subscribe(Subscription::new(url).filter(filter).secret(secret))
+        site.subscribe(Subscription::new(url).filter(filter).secret(secret))
             .await?;
         inboxes.push(got);
     }
@@ -111,7 +112,7 @@ async fn run(db: &str) -> Result<(Vec<EntityEvent>, Vec<EntityEvent>), Box<dyn s
         event("AssetVersion", "update", "approved", "approved"),
         event("AssetVersion", "create", "approved", ""),
     ] {
-        outbox.publish::<entity_changed>(&e).await?;
+        site.publish::<entity_changed>(&e).await?;
     }
     while outbox.delivery_counts().await?.0 > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;

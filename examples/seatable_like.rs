@@ -1,6 +1,7 @@
 //! SeaTable-like per-base webhooks: each base's token manages that base's webhooks (create
-//! with a URL, list, update, delete; the same URL twice is 409), and deliveries are signed
-//! with the secret shown at creation.
+//! with a URL, list, update, delete; the same URL twice is 409), deliveries are signed with
+//! the secret shown at creation, and two bases side by side each receive only their own rows:
+//! a base is a tenant of the outbox.
 //!
 //! ```text
 //! cargo run --example seatable_like
@@ -37,10 +38,16 @@ async fn row_created(data: RowCreated) {}
 struct Report {
     created: StatusCode,
     duplicate: StatusCode,
-    other_base_sees: usize,
-    delivered: Vec<RowCreated>,
+    crm_sees: Vec<String>,
+    tweets_delivered: Vec<RowCreated>,
+    crm_delivered: Vec<RowCreated>,
+    crm_reads_tweets_payloads: StatusCode,
     deleted: StatusCode,
 }
+
+/// The bases, each with its own API token: the token's owner is the base's tenant.
+const TWEETS: (&str, &str) = ("workspace-1/Tweets", "tweets-token");
+const CRM: (&str, &str) = ("workspace-1/CRM", "crm-token");
 
 async fn run() -> Result<Report, Box<dyn std::error::Error>> {
     let db = std::env::temp_dir().join(format!("seatable-like-{}.db", rand::random::<u32>()));
@@ -49,8 +56,8 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
         .ssrf_policy(SsrfPolicy::new().allow("127.0.0.1")?);
     // One token per base, as SeaTable's base API tokens.
     let tokens = BearerTokens::new()
-        .token("tweets-token", "workspace-1/Tweets", &[READ, WRITE])
-        .token("crm-token", "workspace-1/CRM", &[READ, WRITE]);
+        .token(TWEETS.1, TWEETS.0, &[READ, WRITE])
+        .token(CRM.1, CRM.0, &[READ, WRITE]);
     let app = App::new("SeaTable-like", "1.0.0")
         .webhook(WebhookGateway::new(row_created))
         .signed_webhooks()
@@ -65,58 +72,82 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
         })?
         .spawn();
 
+    // Each base subscribes its own endpoint to every event.
     let client = reqwest::Client::new();
-    let (url, inbox, verifier_secret) = receiver().await;
-    let created = client
-        .post(&api)
-        .bearer_auth("tweets-token")
-        .json(&json!({"url": url}))
-        .send()
-        .await?;
-    let created_status = created.status();
-    let created: Value = created.json().await?;
-    let secret = Secret::parse(created["secret"].as_str().ok_or("no secret")?)?;
-    *verifier_secret.lock().unwrap() = Some(Verifier::new(secret));
-    let duplicate = client
-        .post(&api)
-        .bearer_auth("tweets-token")
-        .json(&json!({"url": url}))
-        .send()
-        .await?
-        .status();
-    let other: Value = client
+    let create = |token: &'static str, url: String| {
+        let request = client.post(&api).bearer_auth(token).json(&json!({"url": url}));
+        async move {
+            let answer = request.send().await?;
+            let status = answer.status();
+            Ok::<_, reqwest::Error>((status, answer.json::<Value>().await?))
+        }
+    };
+    let (tweets_url, tweets_inbox, tweets_secret) = receiver().await;
+    let (created, tweets_hook) = create(TWEETS.1, tweets_url.clone()).await?;
+    *tweets_secret.lock().unwrap() = Some(verifier(&tweets_hook)?);
+    let (duplicate, _) = create(TWEETS.1, tweets_url).await?;
+    let (crm_url, crm_inbox, crm_secret) = receiver().await;
+    let (_, crm_hook) = create(CRM.1, crm_url).await?;
+    *crm_secret.lock().unwrap() = Some(verifier(&crm_hook)?);
+    let crm_list: Value = client
         .get(&api)
-        .bearer_auth("crm-token")
+        .bearer_auth(CRM.1)
         .send()
         .await?
         .json()
         .await?;
 
-    let row = RowCreated {
-        dtable: "Tweets".into(),
-        table: "Table1".into(),
-        row: serde_json::Map::from_iter([("Name".into(), json!("hello"))]),
-    };
-    outbox.publish::<row_created>(&row).await?;
+    // A row in each base, published for that base.
+    for (base, name) in [(TWEETS.0, "hello"), (CRM.0, "ACME Corp")] {
+        let row = RowCreated {
+            dtable: base.into(),
+            table: "Table1".into(),
+            row: serde_json::Map::from_iter([("Name".into(), json!(name))]),
+        };
+        outbox.tenant(base).publish::<row_created>(&row).await?;
+    }
     while outbox.delivery_counts().await?.0 > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let id = created["subscription"]["id"].as_str().ok_or("no id")?;
+    let tweets_id = tweets_hook["subscription"]["id"]
+        .as_str()
+        .ok_or("no id")?;
+    let crm_reads_tweets_payloads = client
+        .get(format!("{api}/{tweets_id}/payloads"))
+        .bearer_auth(CRM.1)
+        .send()
+        .await?
+        .status();
     let deleted = client
-        .delete(format!("{api}/{id}"))
-        .bearer_auth("tweets-token")
+        .delete(format!("{api}/{tweets_id}"))
+        .bearer_auth(TWEETS.1)
         .send()
         .await?
         .status();
     dispatcher.shutdown().await;
-    let delivered = inbox.lock().unwrap().clone();
+    let crm_sees = crm_list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|hook| hook["url"].as_str().map(str::to_owned))
+        .collect();
+    let tweets_delivered = tweets_inbox.lock().unwrap().clone();
+    let crm_delivered = crm_inbox.lock().unwrap().clone();
     Ok(Report {
-        created: created_status,
+        created,
         duplicate,
-        other_base_sees: other["items"].as_array().map_or(0, Vec::len),
-        delivered,
+        crm_sees,
+        tweets_delivered,
+        crm_delivered,
+        crm_reads_tweets_payloads,
         deleted,
     })
+}
+
+/// The verifier of a webhook from the answer that created it (the secret is shown once).
+fn verifier(created: &Value) -> Result<Verifier, Box<dyn std::error::Error>> {
+    let secret = created["secret"].as_str().ok_or("no secret")?;
+    Ok(Verifier::new(Secret::parse(secret)?))
 }
 
 type Inbox = Arc<Mutex<Vec<RowCreated>>>;
@@ -160,11 +191,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "create: {}, the same URL again: {}",
         report.created, report.duplicate
     );
+    println!("webhooks the CRM base's token sees: {:?}", report.crm_sees);
+    println!("Tweets' endpoint verified: {:?}", report.tweets_delivered);
+    println!("CRM's endpoint verified: {:?}", report.crm_delivered);
     println!(
-        "webhooks of Tweets that the CRM base's token sees: {}",
-        report.other_base_sees
+        "CRM's token reading Tweets' payloads: {}",
+        report.crm_reads_tweets_payloads
     );
-    println!("signed deliveries verified: {:?}", report.delivered);
     println!("delete: {}", report.deleted);
     Ok(())
 }
@@ -174,16 +207,26 @@ mod tests {
     use axum::http::StatusCode;
 
     #[tokio::test]
-    async fn per_base_crud_conflict_and_signed_delivery() {
+    async fn per_base_crud_conflict_and_signed_delivery_to_each_base_alone() {
         let report = super::run().await.unwrap();
         assert_eq!(report.created, StatusCode::CREATED);
         assert_eq!(report.duplicate, StatusCode::CONFLICT);
         assert_eq!(
-            report.other_base_sees, 0,
-            "another base's token sees none of Tweets' webhooks"
+            report.crm_sees.len(),
+            1,
+            "the CRM base's token sees its own webhook only: {:?}",
+            report.crm_sees
         );
-        assert_eq!(report.delivered.len(), 1);
-        assert_eq!(report.delivered[0].row["Name"], "hello");
+        let names = |rows: &[super::RowCreated]| -> Vec<String> {
+            rows.iter().map(|r| r.row["Name"].to_string()).collect()
+        };
+        assert_eq!(names(&report.tweets_delivered), ["\"hello\""]);
+        assert_eq!(names(&report.crm_delivered), ["\"ACME Corp\""]);
+        assert_eq!(
+            report.crm_reads_tweets_payloads,
+            StatusCode::NOT_FOUND,
+            "another base's webhook does not exist for this token"
+        );
         assert_eq!(report.deleted, StatusCode::NO_CONTENT);
     }
 }

@@ -388,6 +388,7 @@ async fn update_page_enable_disable_rotate_pull_and_delete() {
 
     for amount in [1.0, 2.0, 3.0] {
         api.outbox
+            .tenant("alice")
             .publish::<payment_created>(&Payment { amount })
             .await
             .unwrap();
@@ -424,7 +425,7 @@ async fn update_page_enable_disable_rotate_pull_and_delete() {
         .await;
     assert_eq!(
         (status, attempts),
-        (StatusCode::OK, json!([])),
+        (StatusCode::OK, json!({"items": [], "next": null})),
         "nothing dispatched yet"
     );
 

@@ -178,7 +178,8 @@ async fn what_the_outbox_sends_the_receiver_kit_verifies() {
         .ssrf_policy(SsrfPolicy::new().allow("127.0.0.1").unwrap());
     let secret = Secret::generate();
     let (url, state) = serve(&secret).await;
-    outbox
+    let tenant = outbox.tenant("acme");
+    tenant
         .subscribe(Subscription::new(&url).secret(secret))
         .await
         .unwrap();
@@ -187,7 +188,7 @@ async fn what_the_outbox_sends_the_receiver_kit_verifies() {
         .unwrap()
         .spawn();
     for amount in [1.0, 2.0, 3.0] {
-        outbox
+        tenant
             .publish::<payment_created>(&Payment { amount })
             .await
             .unwrap();

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 
 use super::support::{self, drained, Receiver};
 use super::{entity_changed, event};
+use crate::support::TENANT;
 
 fn child(url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dispatch-child"))
@@ -34,6 +35,7 @@ async fn a_killed_dispatcher_loses_nothing() {
             published.insert(
                 backend
                     .outbox
+                    .tenant(TENANT)
                     .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
                     .await
                     .unwrap(),

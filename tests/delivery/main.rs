@@ -17,6 +17,7 @@ use hookspec::signing::{Secret, Verifier};
 use hookspec::{whpost, OpenApiBuilder, WebhookGateway};
 use serde::Serialize;
 use support::{backends, drained, fast_config, Receiver};
+use support::TENANT;
 
 /// An ftrack-like entity event.
 #[derive(Serialize, utoipa::ToSchema, Clone)]
@@ -79,6 +80,7 @@ async fn delivers_signed_bodies_that_match_the_document() {
             ids.push(
                 backend
                     .outbox
+                    .tenant(TENANT)
                     .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
                     .await
                     .unwrap(),
@@ -136,11 +138,13 @@ async fn an_ed25519_key_adds_a_v1a_signature() {
     let outbox = backend.outbox.signing_key(key);
     let receiver = Receiver::answering(StatusCode::OK).await;
     outbox
+        .tenant(TENANT)
         .subscribe(Subscription::new(&receiver.url))
         .await
         .unwrap();
     let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
     outbox
+        .tenant(TENANT)
         .publish::<entity_changed>(&event("Task", "create", "1", ""))
         .await
         .unwrap();
@@ -172,7 +176,7 @@ async fn targets_refused_by_the_ssrf_guard_fail_at_creation() {
         "http://10.0.0.8/x",
         "http://[::ffff:192.168.0.1]/",
     ] {
-        match outbox.subscribe(Subscription::new(url)).await {
+        match outbox.tenant(TENANT).subscribe(Subscription::new(url)).await {
             Err(OutboxError::InvalidSubscription(message)) => {
                 assert!(message.contains("non-public"), "{message}")
             }
@@ -180,6 +184,7 @@ async fn targets_refused_by_the_ssrf_guard_fail_at_creation() {
         }
     }
     let err = outbox
+        .tenant(TENANT)
         .subscribe(Subscription::new("gopher://example.com/"))
         .await
         .unwrap_err();
@@ -195,6 +200,7 @@ async fn events_and_filters_choose_the_subscriptions() {
         let others = Receiver::answering(StatusCode::OK).await;
         let outbox = &backend.outbox;
         outbox
+            .tenant(TENANT)
             .subscribe(
                 Subscription::new(&tasks.url)
                     .filter(r#"entity.entity_type = "Task" and entity.operation = "create""#),
@@ -202,33 +208,40 @@ async fn events_and_filters_choose_the_subscriptions() {
             .await
             .unwrap();
         outbox
+            .tenant(TENANT)
             .subscribe(Subscription::new(&status_changes.url).events([entity_changed::NAME]).filter(
                 r#"entity.entity_type = "AssetVersion" and entity.operation = "update" and entity.new.status_id != entity.old.status_id and entity.new.status_id = "approved""#,
             ))
             .await
             .unwrap();
         outbox
+            .tenant(TENANT)
             .subscribe(Subscription::new(&others.url).events([other_event::NAME]))
             .await
             .unwrap();
         let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
         outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("Task", "create", "x", ""))
             .await
             .unwrap();
         outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("Task", "update", "x", "y"))
             .await
             .unwrap();
         outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("AssetVersion", "update", "approved", "pending"))
             .await
             .unwrap();
         outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("AssetVersion", "update", "approved", "approved"))
             .await
             .unwrap();
         outbox
+            .tenant(TENANT)
             .publish::<other_event>(&Status {
                 status_id: "s".into(),
             })
@@ -249,6 +262,7 @@ async fn events_and_filters_choose_the_subscriptions() {
         assert_eq!(changes[0]["entity"]["old"]["status_id"], "pending");
         assert_eq!(bodies(&others), [serde_json::json!({"status_id": "s"})]);
         let err = outbox
+            .tenant(TENANT)
             .subscribe(Subscription::new(&others.url).filter("entity.type == \"Task\""))
             .await
             .unwrap_err();
@@ -280,6 +294,7 @@ async fn publishing_in_a_transaction_follows_its_commit() {
         .unwrap();
     backend
         .outbox
+        .tenant(TENANT)
         .publish_in_tx::<entity_changed>(&mut tx, &event("Task", "create", "rolled back", ""))
         .await
         .unwrap();
@@ -291,6 +306,7 @@ async fn publishing_in_a_transaction_follows_its_commit() {
         .unwrap();
     backend
         .outbox
+        .tenant(TENANT)
         .publish_in_tx::<entity_changed>(&mut tx, &event("Task", "create", "committed", ""))
         .await
         .unwrap();
@@ -324,6 +340,7 @@ async fn a_slow_receiver_does_not_delay_the_others() {
         for i in 0..20 {
             backend
                 .outbox
+                .tenant(TENANT)
                 .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
                 .await
                 .unwrap();
@@ -344,6 +361,7 @@ async fn a_rate_limit_spaces_deliveries() {
     let receiver = Receiver::answering(StatusCode::OK).await;
     backend
         .outbox
+        .tenant(TENANT)
         .subscribe(Subscription::new(&receiver.url).rate_limit(10))
         .await
         .unwrap();
@@ -351,6 +369,7 @@ async fn a_rate_limit_spaces_deliveries() {
     for i in 0..20 {
         backend
             .outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
             .await
             .unwrap();
@@ -409,16 +428,19 @@ async fn deleting_a_subscription_deletes_its_deliveries_and_attempts() {
         let receiver = Receiver::answering(StatusCode::OK).await;
         let outbox = &backend.outbox;
         let gone = outbox
+            .tenant(TENANT)
             .subscribe(Subscription::new(&receiver.url))
             .await
             .unwrap();
         let kept = outbox
+            .tenant(TENANT)
             .subscribe(Subscription::new(&receiver.url))
             .await
             .unwrap();
         let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
         for n in 0..3 {
             outbox
+                .tenant(TENANT)
                 .publish::<entity_changed>(&event("Task", "create", &n.to_string(), ""))
                 .await
                 .unwrap();
@@ -427,18 +449,19 @@ async fn deleting_a_subscription_deletes_its_deliveries_and_attempts() {
         dispatcher.shutdown().await;
         // One more event, left pending for both.
         outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("Task", "create", "3", ""))
             .await
             .unwrap();
         let rows = |table| backend.rows(table);
         assert_eq!(rows("hookspec_attempts").await, 6, "{}", backend.name);
         assert_eq!(rows("hookspec_deliveries").await, 2, "{}", backend.name);
-        let owner = outbox.subscription(&gone.id).await.unwrap().owner;
-        outbox.delete_subscription(&owner, &gone.id).await.unwrap();
+        let owner = outbox.subscription(&gone.id).await.unwrap().tenant;
+        outbox.tenant(&owner).delete_subscription(&gone.id).await.unwrap();
         assert_eq!(rows("hookspec_deliveries").await, 1, "{}", backend.name);
         assert_eq!(rows("hookspec_attempts").await, 3, "{}", backend.name);
-        let kept_owner = outbox.subscription(&kept.id).await.unwrap().owner;
-        let listed = outbox.payloads(&kept_owner, &kept.id, 0, 10).await.unwrap();
+        let kept_owner = outbox.subscription(&kept.id).await.unwrap().tenant;
+        let listed = outbox.tenant(&kept_owner).payloads(&kept.id, 0, 10).await.unwrap();
         assert_eq!(
             listed.len(),
             4,

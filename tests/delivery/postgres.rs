@@ -10,6 +10,7 @@ use hookspec::delivery::{DispatchConfig, Outbox, OutboxError};
 
 use super::support::{self, drained, Receiver};
 use super::{entity_changed, event};
+use crate::support::TENANT;
 
 #[tokio::test]
 async fn two_dispatchers_deliver_10_000_events_none_lost_none_twice() {
@@ -39,6 +40,7 @@ async fn two_dispatchers_deliver_10_000_events_none_lost_none_twice() {
             tokio::spawn(async move {
                 for i in (p..EVENTS).step_by(8) {
                     outbox
+                        .tenant(TENANT)
                         .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
                         .await
                         .unwrap();
@@ -95,6 +97,7 @@ async fn publishing_skips_a_subscription_deleted_meanwhile() {
     let outbox = backend.outbox.clone();
     let publishing = tokio::spawn(async move {
         outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("Task", "create", "1", ""))
             .await
     });
@@ -118,7 +121,7 @@ async fn resending_a_message_purged_meanwhile_is_not_found() {
     };
     let receiver = Receiver::answering(StatusCode::OK).await;
     let sub = backend.subscribe(&receiver).await;
-    let owner = backend.outbox.subscription(&sub.id).await.unwrap().owner;
+    let owner = backend.outbox.subscription(&sub.id).await.unwrap().tenant;
     let message = backend.publish_task().await;
     // The message is deleted in a transaction that stays open while it is resent: the
     // resend still sees it queued, then waits for the message's row.
@@ -131,7 +134,7 @@ async fn resending_a_message_purged_meanwhile_is_not_found() {
         .unwrap();
     let outbox = backend.outbox.clone();
     let (id, sent) = (sub.id.clone(), message.clone());
-    let resending = tokio::spawn(async move { outbox.resend(&owner, &id, &sent).await });
+    let resending = tokio::spawn(async move { outbox.tenant(&owner).resend(&id, &sent).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     purging.commit().await.unwrap();
     let resent = resending.await.unwrap();

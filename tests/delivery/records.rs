@@ -11,6 +11,7 @@ use hookspec::delivery::OutboxError;
 
 use super::support::{backends, drained, fast_config, Receiver};
 use super::{entity_changed, event, WAIT};
+use crate::support::TENANT;
 
 #[tokio::test]
 async fn payloads_list_failed_delivered_and_pending_deliveries_in_order() {
@@ -32,7 +33,7 @@ async fn payloads_list_failed_delivered_and_pending_deliveries_in_order() {
         let outbox = &backend.outbox;
         let publish = |n: usize| async move {
             let task = event("Task", "create", &n.to_string(), "");
-            outbox.publish::<entity_changed>(&task).await.unwrap();
+            outbox.tenant(TENANT).publish::<entity_changed>(&task).await.unwrap();
         };
         let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
         publish(0).await;
@@ -44,11 +45,11 @@ async fn payloads_list_failed_delivered_and_pending_deliveries_in_order() {
         dispatcher.shutdown().await;
         publish(3).await;
         // Failed, delivered, delivered, pending: one list, in order, page by page.
-        let owner = outbox.subscription(&sub.id).await.unwrap().owner;
+        let owner = outbox.subscription(&sub.id).await.unwrap().tenant;
         let mut listed = Vec::new();
         let mut cursor = 0;
         loop {
-            let page = outbox.payloads(&owner, &sub.id, cursor, 2).await.unwrap();
+            let page = outbox.tenant(&owner).payloads(&sub.id, cursor, 2).await.unwrap();
             let Some(last) = page.last() else { break };
             cursor = last.cursor + 1;
             listed.extend(
@@ -66,17 +67,17 @@ async fn a_delivered_message_can_be_resent_and_replayed() {
         let receiver = Receiver::answering(StatusCode::OK).await;
         let sub = backend.subscribe(&receiver).await;
         let outbox = &backend.outbox;
-        let owner = outbox.subscription(&sub.id).await.unwrap().owner;
+        let owner = outbox.subscription(&sub.id).await.unwrap().tenant;
         let id = backend.publish_task().await;
         let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
         assert_eq!(drained(outbox, WAIT).await, (0, 1, 0), "{}", backend.name);
-        outbox.resend(&owner, &sub.id, &id).await.unwrap();
+        outbox.tenant(&owner).resend(&sub.id, &id).await.unwrap();
         assert_eq!(drained(outbox, WAIT).await, (0, 2, 0), "{}", backend.name);
-        assert_eq!(outbox.replay(&owner, &sub.id, 0).await.unwrap(), 1);
+        assert_eq!(outbox.tenant(&owner).replay(&sub.id, 0).await.unwrap(), 1);
         assert_eq!(drained(outbox, WAIT).await, (0, 3, 0), "{}", backend.name);
         let sent = receiver.wait_for(3, WAIT).await;
         assert!(sent.iter().all(|r| r.header("webhook-id") == id));
-        let unknown = outbox.resend(&owner, &sub.id, "msg_unknown").await;
+        let unknown = outbox.tenant(&owner).resend(&sub.id, "msg_unknown").await;
         assert!(
             matches!(&unknown, Err(OutboxError::MessageNotFound(id)) if id == "msg_unknown"),
             "{}: {unknown:?}",
@@ -116,6 +117,7 @@ async fn an_event_name_with_a_control_character_is_refused() {
     for backend in backends().await {
         let outbox = &backend.outbox;
         let refused = outbox
+            .tenant(TENANT)
             .subscribe(
                 hookspec::delivery::Subscription::new("http://127.0.0.1:9/hooks")
                     .events(["entity\0changed"]),
@@ -127,17 +129,18 @@ async fn an_event_name_with_a_control_character_is_refused() {
             backend.name
         );
         let sub = outbox
+            .tenant(TENANT)
             .subscribe(hookspec::delivery::Subscription::new(
                 "http://127.0.0.1:9/hooks",
             ))
             .await
             .unwrap();
-        let owner = outbox.subscription(&sub.id).await.unwrap().owner;
+        let owner = outbox.subscription(&sub.id).await.unwrap().tenant;
         let update = hookspec::delivery::SubscriptionUpdate {
             events: Some(vec!["entity\0changed".into()]),
             ..Default::default()
         };
-        let refused = outbox.update_subscription(&owner, &sub.id, update).await;
+        let refused = outbox.tenant(&owner).update_subscription(&sub.id, update).await;
         assert!(
             matches!(refused, Err(OutboxError::InvalidSubscription(_))),
             "{}",

@@ -9,6 +9,7 @@ use hookspec::delivery::{DispatchConfig, RetrySchedule, Subscription};
 
 use super::support::{self, backends, drained, fast_config, Receiver};
 use super::{entity_changed, event, WAIT};
+use crate::support::TENANT;
 
 #[tokio::test]
 async fn retries_non_2xx_with_the_same_id_until_success() {
@@ -26,6 +27,7 @@ async fn retries_non_2xx_with_the_same_id_until_success() {
         let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
         let id = backend
             .outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("Task", "create", "a", ""))
             .await
             .unwrap();
@@ -87,6 +89,7 @@ async fn network_errors_timeouts_and_redirects_are_failures_retried_then_given_u
         ] {
             backend
                 .outbox
+                .tenant(TENANT)
                 .subscribe(Subscription::new(url))
                 .await
                 .unwrap();
@@ -98,6 +101,7 @@ async fn network_errors_timeouts_and_redirects_are_failures_retried_then_given_u
         let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
         let id = backend
             .outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("Task", "create", "a", ""))
             .await
             .unwrap();
@@ -157,6 +161,7 @@ async fn gone_disables_the_subscription_and_enabling_resumes_it() {
         // Disabled: new events are not queued for it.
         backend
             .outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("Task", "create", "2", ""))
             .await
             .unwrap();
@@ -165,6 +170,7 @@ async fn gone_disables_the_subscription_and_enabling_resumes_it() {
         backend.outbox.enable(&sub.id).await.unwrap();
         backend
             .outbox
+            .tenant(TENANT)
             .publish::<entity_changed>(&event("Task", "create", "3", ""))
             .await
             .unwrap();

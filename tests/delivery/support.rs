@@ -139,6 +139,9 @@ pub fn loopback() -> SsrfPolicy {
     SsrfPolicy::new().allow("127.0.0.1/32").unwrap()
 }
 
+/// The tenant the delivery tests publish for and subscribe as, unless they say otherwise.
+pub const TENANT: &str = "acme";
+
 /// An outbox on a backend, named for assertion messages.
 pub struct Backend {
     pub name: &'static str,
@@ -150,6 +153,7 @@ impl Backend {
     /// Subscribes `receiver` to every event.
     pub async fn subscribe(&self, receiver: &Receiver) -> CreatedSubscription {
         self.outbox
+            .tenant(TENANT)
             .subscribe(Subscription::new(&receiver.url))
             .await
             .unwrap()
@@ -158,6 +162,7 @@ impl Backend {
     /// Publishes one `entity_changed` event: task 1 created. Returns the message id.
     pub async fn publish_task(&self) -> String {
         self.outbox
+            .tenant(TENANT)
             .publish::<crate::entity_changed>(&crate::event("Task", "create", "1", ""))
             .await
             .unwrap()

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use hookspec::delivery::{Outbox, OutboxError};
 use hookspec::signing::Secret;
 
-use super::support::{self, drained, fast_config, loopback, Receiver};
+use super::support::{self, drained, fast_config, loopback, Receiver, TENANT};
 use super::{event, WAIT};
 
 /// The first schema as version 1 of the store applied it, on SQLite or PostgreSQL.
@@ -29,8 +29,8 @@ fn first_schema(receiver: &str, postgres: bool) -> Vec<String> {
         "CREATE TABLE hookspec_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)".into(),
         "INSERT INTO hookspec_migrations VALUES (1, 0)".into(),
         format!(
-            "INSERT INTO hookspec_subscriptions (id, url, events, secrets, created_at, updated_at) \
-             VALUES ('sub_old', '{receiver}', '[]', '{secrets}', 0, 0)"
+            "INSERT INTO hookspec_subscriptions (id, owner, url, events, secrets, created_at, updated_at) \
+             VALUES ('sub_old', '{TENANT}', '{receiver}', '[]', '{secrets}', 0, 0)"
         ),
         format!(
             "INSERT INTO hookspec_messages VALUES ('msg_done', 'entity.changed', 'POST', '{payload}', 0), \
@@ -92,7 +92,9 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
             1,
             "{name}"
         );
-        let listed = outbox.payloads("", "sub_old", 0, 10).await.unwrap();
+        let tenant = outbox.tenant(TENANT);
+        assert_eq!(tenant.subscription("sub_old").await.unwrap().tenant, TENANT);
+        let listed = tenant.payloads("sub_old", 0, 10).await.unwrap();
         let mut messages: Vec<_> = listed.iter().map(|p| p.message_id.as_str()).collect();
         messages.sort_unstable();
         assert_eq!(

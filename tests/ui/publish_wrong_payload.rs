@@ -9,7 +9,11 @@ pub struct Payment {
 pub async fn new_event(data: Payment) {}
 
 pub async fn publish(outbox: hookspec::delivery::Outbox) {
-    let _ = outbox.publish::<new_event>(&"not a payment").await;
+    let _ = outbox
+        .tenant("acme")
+        .publish::<new_event>(&"not a payment")
+        .await;
+    let _ = outbox.broadcast::<new_event>(&"not a payment either").await;
 }
 
 fn main() {}

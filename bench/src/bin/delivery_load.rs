@@ -139,6 +139,8 @@ fn config() -> DispatchConfig {
     DispatchConfig {
         concurrency: CONCURRENCY,
         per_subscription: CONCURRENCY,
+        // One tenant: it may have every slot.
+        per_tenant: Some(CONCURRENCY),
         ..DispatchConfig::default()
     }
 }
@@ -207,11 +209,14 @@ impl Store {
     }
 }
 
+/// The one tenant the harness publishes for.
+const TENANT: &str = "bench";
+
 /// Durable throughput: publish `events` (timed apart), then deliver them all.
 async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, f64) {
     let receiver = receiver().await;
     let store = open(backend, postgres).await;
-    let outbox = store.outbox.clone();
+    let outbox = store.outbox.tenant(TENANT);
     outbox
         .subscribe(Subscription::new(&receiver.url))
         .await
@@ -240,7 +245,7 @@ async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, 
     // On stderr, for a profiler to attach to just this phase.
     eprintln!("delivering {events} events from {backend}");
     let started = Instant::now();
-    let dispatcher = outbox.dispatcher(config()).unwrap().spawn();
+    let dispatcher = store.outbox.dispatcher(config()).unwrap().spawn();
     while receiver.count.load(Ordering::Relaxed) < events {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -256,12 +261,12 @@ async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, 
 async fn latency(backend: &str, postgres: Option<&str>, rate: u64, seconds: u64) -> (f64, f64) {
     let receiver = receiver().await;
     let store = open(backend, postgres).await;
-    let outbox = store.outbox.clone();
+    let outbox = store.outbox.tenant(TENANT);
     outbox
         .subscribe(Subscription::new(&receiver.url))
         .await
         .unwrap();
-    let dispatcher = outbox.dispatcher(config()).unwrap().spawn();
+    let dispatcher = store.outbox.dispatcher(config()).unwrap().spawn();
     let total = rate * seconds;
     let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
     for seq in 0..total {

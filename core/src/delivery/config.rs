@@ -19,6 +19,11 @@ pub struct DispatchConfig {
     /// Attempts in flight at once to one subscription (default 4): a slow receiver holds
     /// only its own slots.
     pub per_subscription: usize,
+    /// Attempts in flight at once to the subscriptions of one tenant (default `None`: a
+    /// quarter of `concurrency`, at least one): a tenant whose receivers all stall holds only
+    /// its share, and the other tenants' deliveries go on. A deployment with one tenant sets
+    /// it to `concurrency`.
+    pub per_tenant: Option<usize>,
     /// Time allowed for one attempt, connection to response (default 15 s).
     pub timeout: Duration,
     /// When to retry (default: the Standard Webhooks schedule).
@@ -41,6 +46,7 @@ impl Default for DispatchConfig {
         DispatchConfig {
             concurrency: 64,
             per_subscription: 4,
+            per_tenant: None,
             timeout: Duration::from_secs(15),
             schedule: RetrySchedule::default(),
             max_retry_after: Duration::from_secs(3600),
@@ -53,6 +59,11 @@ impl Default for DispatchConfig {
 }
 
 impl DispatchConfig {
+    /// Attempts in flight at once per tenant: `per_tenant`, or a quarter of `concurrency`.
+    pub(crate) fn tenant_share(&self) -> usize {
+        self.per_tenant.unwrap_or(self.concurrency / 4).max(1)
+    }
+
     /// Checks that these settings can work, naming the first that cannot.
     /// [`Outbox::dispatcher`](super::Outbox::dispatcher) calls it.
     pub fn validate(&self) -> Result<(), OutboxError> {
@@ -63,8 +74,8 @@ impl DispatchConfig {
                 self.concurrency
             ));
         }
-        if self.per_subscription == 0 {
-            return invalid("per_subscription must be at least 1".into());
+        if self.per_subscription == 0 || self.per_tenant == Some(0) {
+            return invalid("per_subscription and per_tenant must be at least 1".into());
         }
         if self.timeout.is_zero() || self.poll_interval.is_zero() {
             return invalid("timeout and poll_interval must be longer than zero".into());

@@ -98,7 +98,7 @@ impl Dispatcher {
             outbox: self.outbox,
             client,
             metrics: Arc::clone(&metrics),
-            lanes: Lanes::new(self.config.per_subscription),
+            lanes: Lanes::new(self.config.per_subscription, self.config.tenant_share()),
             config: self.config,
         });
         let (stop, stopped) = watch::channel(false);
@@ -142,7 +142,13 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
                         if job.claimed_at.elapsed() < stale_after {
                             break 'found job;
                         }
-                        let _ = shared.lanes.leave(&subscription);
+                        // This subscription is tried again by the loop; another of the
+                        // tenant may have been given the slot.
+                        for other in shared.lanes.leave(&subscription, &job.tenant) {
+                            if other != subscription {
+                                let _ = freed.send(other);
+                            }
+                        }
                         give_back(&shared, job);
                     }
                 }
@@ -160,6 +166,7 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
         let slot = LaneSlot {
             shared: Arc::clone(&shared),
             subscription: job.subscription_id.clone(),
+            tenant: job.tenant.clone(),
             freed: freed.clone(),
         };
         let done = done.clone();
@@ -189,18 +196,20 @@ async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let _ = recorder.await;
 }
 
-/// A subscription's slot, taken for one attempt and freed when it is dropped (also if the
-/// attempt panics), waking the main loop when deliveries of the subscription are parked.
+/// A slot of a subscription and of its tenant, taken for one attempt and freed when it is
+/// dropped (also if the attempt panics), waking the main loop for the subscriptions whose
+/// parked deliveries may start now.
 struct LaneSlot {
     shared: Arc<Shared>,
     subscription: String,
+    tenant: String,
     freed: mpsc::UnboundedSender<String>,
 }
 
 impl Drop for LaneSlot {
     fn drop(&mut self) {
-        if self.shared.lanes.leave(&self.subscription) {
-            let _ = self.freed.send(std::mem::take(&mut self.subscription));
+        for subscription in self.shared.lanes.leave(&self.subscription, &self.tenant) {
+            let _ = self.freed.send(subscription);
         }
     }
 }

@@ -6,9 +6,10 @@
 //! # #[hookspec::whpost("new-event")] pub async fn new_event(data: Payment) {}
 //! # async fn run(payment: Payment) -> Result<(), OutboxError> {
 //! let outbox = Outbox::sqlite("sqlite://hooks.db").await?;
-//! let created = outbox.subscribe(Subscription::new("https://example.com/hooks").events([new_event::NAME])).await?;
+//! let acme = outbox.tenant("acme");
+//! let created = acme.subscribe(Subscription::new("https://example.com/hooks").events([new_event::NAME])).await?;
 //! println!("show this secret once: {}", created.secret.expose());
-//! outbox.publish::<new_event>(&payment).await?;
+//! acme.publish::<new_event>(&payment).await?;
 //! let dispatcher = outbox.dispatcher(DispatchConfig::default())?.spawn();
 //! dispatcher.shutdown().await;
 //! # Ok(()) }
@@ -21,9 +22,12 @@ mod dispatcher;
 mod filter;
 mod lanes;
 mod outbox;
+mod publish;
+mod redeliver;
 mod retry;
 mod ssrf;
 mod store;
+mod tenant;
 
 pub use admin::{StoredPayload, SubscriptionUpdate};
 pub use config::{DispatchConfig, MAX_CONCURRENCY};
@@ -32,8 +36,10 @@ pub use filter::{Filter, FilterError};
 pub use outbox::{
     Attempt, CreatedSubscription, Outbox, OutboxTransaction, Subscription, SubscriptionInfo,
 };
+pub use redeliver::{ATTEMPTS_LIMIT, REPLAY_LIMIT};
 pub use retry::RetrySchedule;
 pub use ssrf::{IpNet, SsrfPolicy};
+pub use tenant::Tenant;
 
 /// What went wrong in the outbox.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +60,18 @@ pub enum OutboxError {
     /// No subscription has this id.
     #[error("no subscription `{0}`")]
     NotFound(String),
+    /// A tenant name that cannot name a tenant (empty, too long, control characters).
+    #[error("invalid tenant: {0}")]
+    InvalidTenant(String),
+    /// The tenant has as many subscriptions as it may
+    /// ([`Outbox::max_subscriptions_per_tenant`]).
+    #[error("tenant `{tenant}` has {limit} subscriptions, the most it may have")]
+    TooManySubscriptions {
+        /// The tenant.
+        tenant: String,
+        /// Its limit.
+        limit: u32,
+    },
     /// The message was never queued for the subscription (or it was purged).
     #[error("no message `{0}` for this subscription")]
     MessageNotFound(String),

@@ -9,9 +9,11 @@ use tokio::sync::Notify;
 
 use super::config::DispatchConfig;
 use super::dispatcher::Dispatcher;
-use super::filter::Filter;
+use super::redeliver::attempt;
+use super::publish::{new_message, store_message, Audience, PUBLISH_POSTGRES, PUBLISH_SQLITE};
 use super::ssrf::SsrfPolicy;
 use super::store::{now_ms, on_pool, Pool};
+use super::tenant::Tenant;
 use super::OutboxError;
 use crate::signing::{Secret, SigningKey};
 use crate::Webhook;
@@ -28,6 +30,8 @@ pub struct Outbox {
     pub(crate) published: Arc<Notify>,
     /// Adds a `v1a` (ed25519) signature to every delivery, beside the `v1` ones.
     pub(crate) signing_key: Option<Arc<SigningKey>>,
+    /// The most subscriptions one tenant may have.
+    pub(crate) max_subscriptions: u32,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -49,7 +53,7 @@ macro_rules! subscription_info {
         let events: String = row.try_get("events")?;
         Ok::<SubscriptionInfo, OutboxError>(SubscriptionInfo {
             id: row.try_get("id")?,
-            owner: row.try_get("owner")?,
+            tenant: row.try_get("owner")?,
             url: row.try_get("url")?,
             events: serde_json::from_str(&events)?,
             filter: row.try_get("filter")?,
@@ -66,15 +70,14 @@ pub(crate) use subscription_info;
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct Subscription {
-    url: String,
-    events: Vec<String>,
-    filter: Option<String>,
-    owner: String,
-    description: Option<String>,
-    metadata: Option<serde_json::Value>,
-    rate_limit: Option<u32>,
-    expires_in: Option<Duration>,
-    secret: Option<Secret>,
+    pub(crate) url: String,
+    pub(crate) events: Vec<String>,
+    pub(crate) filter: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) metadata: Option<serde_json::Value>,
+    pub(crate) rate_limit: Option<u32>,
+    pub(crate) expires_in: Option<Duration>,
+    pub(crate) secret: Option<Secret>,
 }
 
 impl Subscription {
@@ -84,7 +87,6 @@ impl Subscription {
             url: url.into(),
             events: Vec::new(),
             filter: None,
-            owner: String::new(),
             description: None,
             metadata: None,
             rate_limit: None,
@@ -102,12 +104,6 @@ impl Subscription {
     /// Only payloads matching this filter expression, e.g. `entity.operation = "create"`.
     pub fn filter(mut self, filter: impl Into<String>) -> Self {
         self.filter = Some(filter.into());
-        self
-    }
-
-    /// Who owns it (for the management API).
-    pub fn owner(mut self, owner: impl Into<String>) -> Self {
-        self.owner = owner.into();
         self
     }
 
@@ -156,8 +152,8 @@ pub struct CreatedSubscription {
 pub struct SubscriptionInfo {
     /// Its id.
     pub id: String,
-    /// Its owner.
-    pub owner: String,
+    /// The tenant it belongs to: only that tenant's events reach it, besides broadcasts.
+    pub tenant: String,
     /// Where deliveries go.
     pub url: String,
     /// The webhook names it receives; empty for all.
@@ -177,6 +173,8 @@ pub struct SubscriptionInfo {
 /// One recorded delivery attempt.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Attempt {
+    /// Its position in the attempt log: pass it as `after` for the next page.
+    pub id: i64,
     /// The subscription it went to.
     pub subscription_id: String,
     /// When (ms since the epoch).
@@ -221,115 +219,6 @@ impl OutboxTransaction for sqlx::Transaction<'_, sqlx::Postgres> {
     }
 }
 
-/// A message ready to store.
-struct NewMessage<'a> {
-    id: String,
-    event: &'static str,
-    method: &'static str,
-    payload: String,
-    value: &'a serde_json::Value,
-    now: i64,
-}
-
-/// Stores a message and one pending delivery per matching subscription. `$conn` is a
-/// `&mut` connection of either backend, `$sql` the backend's [`PublishSql`].
-macro_rules! store_message {
-    ($conn:expr, $m:expr, $sql:expr) => {{
-        let m: &NewMessage<'_> = $m;
-        let sql: &PublishSql = $sql;
-        sqlx::query("INSERT INTO hookspec_messages (id, event, method, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&m.id)
-            .bind(m.event)
-            .bind(m.method)
-            .bind(&m.payload)
-            .bind(m.now)
-            .execute(&mut *$conn)
-            .await?;
-        let rows = sqlx::query(sql.subscribers)
-            .bind(m.now)
-            .bind(m.event)
-            .fetch_all(&mut *$conn)
-            .await?;
-        let mut subscriptions = Vec::new();
-        for row in rows {
-            let filter: Option<String> = row.try_get("filter")?;
-            if wants(filter.as_deref(), m.value) {
-                subscriptions.push(row.try_get::<String, _>("id")?);
-            }
-        }
-        // One statement however many subscribers: publishing runs inside the caller's
-        // transaction, which should not wait a round trip per subscription.
-        if !subscriptions.is_empty() {
-            sqlx::query(sql.deliver)
-                .bind(&m.id)
-                .bind(m.now)
-                .bind(serde_json::to_string(&subscriptions)?)
-                .execute(&mut *$conn)
-                .await?;
-        }
-        Ok::<usize, OutboxError>(subscriptions.len())
-    }};
-}
-
-/// What publishing runs, per backend.
-struct PublishSql {
-    /// The live subscriptions (`$1` now) to event `$2`, or to every event, with their
-    /// filters: the event is matched in the database, so that only they are read and parsed.
-    subscribers: &'static str,
-    /// One pending delivery of message `$1`, due at `$2`, to each subscription in the JSON
-    /// array `$3`.
-    deliver: &'static str,
-}
-
-/// A subscription that has not expired or been disabled.
-macro_rules! live {
-    () => {
-        "SELECT id, filter FROM hookspec_subscriptions \
-         WHERE enabled AND (expires_at IS NULL OR expires_at > $1) AND "
-    };
-}
-
-const PUBLISH_SQLITE: PublishSql = PublishSql {
-    subscribers: concat!(
-        live!(),
-        "(json_array_length(events) = 0 OR EXISTS (SELECT 1 FROM json_each(events) WHERE value = $2))"
-    ),
-    deliver: "INSERT INTO hookspec_deliveries \
-        (message_id, subscription_id, status, next_attempt_at, created_at) \
-        SELECT $1, value, 'pending', $2, $2 FROM json_each($3)",
-};
-
-/// On PostgreSQL a subscription may be deleted between reading it and writing its delivery:
-/// the lock that the foreign key check would take is taken first, so that a subscription
-/// deleted meanwhile is skipped rather than failing the caller's transaction.
-const PUBLISH_POSTGRES: PublishSql = PublishSql {
-    subscribers: concat!(
-        live!(),
-        "(jsonb_array_length(events::jsonb) = 0 OR events::jsonb @> jsonb_build_array($2::text))"
-    ),
-    deliver: "INSERT INTO hookspec_deliveries \
-        (message_id, subscription_id, status, next_attempt_at, created_at) \
-        SELECT $1, s.id, 'pending', $2, $2 FROM hookspec_subscriptions s \
-        WHERE s.id = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) FOR KEY SHARE OF s",
-};
-
-/// Refuses event names with control characters: no webhook has one, and PostgreSQL cannot
-/// read a NUL out of the stored list, which would fail every publish.
-pub(crate) fn check_event_names(events: &[String]) -> Result<(), OutboxError> {
-    match events.iter().find(|e| e.chars().any(char::is_control)) {
-        Some(bad) => Err(OutboxError::InvalidSubscription(format!(
-            "event name {bad:?} contains a control character"
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Whether a subscription to the event with `filter` wants this payload. Filters are checked
-/// when stored; one that no longer parses matches nothing.
-fn wants(filter: Option<&str>, payload: &serde_json::Value) -> bool {
-    filter.is_none_or(|f| Filter::parse(f).is_ok_and(|f| f.matches(payload)))
-}
-
 impl Outbox {
     /// Opens (creating it if needed) a SQLite outbox, e.g. `sqlite://hooks.db`, in WAL mode,
     /// and runs the embedded migrations. One process should dispatch from it.
@@ -357,6 +246,7 @@ impl Outbox {
             ssrf: Arc::new(SsrfPolicy::default()),
             published: Arc::new(Notify::new()),
             signing_key: None,
+            max_subscriptions: 1000,
         }
     }
 
@@ -379,54 +269,19 @@ impl Outbox {
         Dispatcher::new(self.clone(), config)
     }
 
-    /// Creates a subscription. A bad URL, a target the SSRF policy refuses, a filter that does
-    /// not parse (with its position) or an event name with a control character is an error,
-    /// and nothing is stored.
-    pub async fn subscribe(
-        &self,
-        subscription: Subscription,
-    ) -> Result<CreatedSubscription, OutboxError> {
-        let url = self
-            .ssrf
-            .check_url(&subscription.url)
-            .await
-            .map_err(OutboxError::InvalidSubscription)?;
-        if let Some(filter) = &subscription.filter {
-            Filter::parse(filter)?;
-        }
-        check_event_names(&subscription.events)?;
-        let secret = subscription.secret.unwrap_or_else(Secret::generate);
-        let now = now_ms();
-        let id = new_id("sub");
-        let secrets = serde_json::to_string(&[StoredSecret {
-            secret: secret.expose(),
-            expires_at: None,
-        }])?;
-        let expires_at = subscription
-            .expires_in
-            .map(|d| now.saturating_add(duration_ms(d)));
-        on_pool!(&self.pool, |pool| {
-            sqlx::query(
-                "INSERT INTO hookspec_subscriptions (id, owner, url, events, filter, description, metadata, secrets, \
-                   rate_limit, expires_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-            )
-            .bind(&id)
-            .bind(&subscription.owner)
-            .bind(url.as_str())
-            .bind(serde_json::to_string(&subscription.events)?)
-            .bind(&subscription.filter)
-            .bind(&subscription.description)
-            .bind(subscription.metadata.as_ref().map(serde_json::Value::to_string))
-            .bind(secrets)
-            .bind(subscription.rate_limit.map(i64::from))
-            .bind(expires_at)
-            .bind(now)
-            .execute(pool)
-            .await?;
-            Ok::<(), OutboxError>(())
-        })?;
-        Ok(CreatedSubscription { id, secret })
+    /// The handle of one tenant (a provider's customer: the owner that the management API
+    /// knows). Its events reach only its own subscriptions, and it sees and changes only
+    /// those. Cheap; the name is checked by each call (not empty, at most 200 bytes, no
+    /// control characters).
+    pub fn tenant(&self, name: impl Into<String>) -> Tenant {
+        Tenant::new(self.clone(), name.into())
+    }
+
+    /// At most this many subscriptions per tenant (default 1,000): one tenant cannot fill
+    /// the database, or the dispatcher's memory, with endpoints.
+    pub fn max_subscriptions_per_tenant(mut self, limit: u32) -> Self {
+        self.max_subscriptions = limit;
+        self
     }
 
     /// A subscription, without its secrets.
@@ -472,9 +327,35 @@ impl Outbox {
         Ok(())
     }
 
-    /// Publishes an event of the declared webhook `W`: stored with one pending delivery per
-    /// matching subscription, in one transaction. Returns the message id (the `webhook-id`).
-    pub async fn publish<W: Webhook>(&self, payload: &W::Payload) -> Result<String, OutboxError>
+    /// Broadcasts an event of the declared webhook `W` to the subscriptions of every tenant
+    /// that want it: for events that really are global (a maintenance notice, say). Events
+    /// about one customer's data go through [`tenant`](Self::tenant)`(..).publish`.
+    pub async fn broadcast<W: Webhook>(&self, payload: &W::Payload) -> Result<String, OutboxError>
+    where
+        W::Payload: Serialize,
+    {
+        self.store::<W>(Audience::Everyone, payload).await
+    }
+
+    /// [`broadcast`](Self::broadcast) in your transaction (see
+    /// [`Tenant::publish_in_tx`]).
+    pub async fn broadcast_in_tx<W: Webhook>(
+        &self,
+        tx: &mut impl OutboxTransaction,
+        payload: &W::Payload,
+    ) -> Result<String, OutboxError>
+    where
+        W::Payload: Serialize,
+    {
+        self.store_in_tx::<W>(tx, Audience::Everyone, payload).await
+    }
+
+    /// Stores a message for `audience` with its deliveries, in a transaction of its own.
+    pub(crate) async fn store<W: Webhook>(
+        &self,
+        audience: Audience<'_>,
+        payload: &W::Payload,
+    ) -> Result<String, OutboxError>
     where
         W::Payload: Serialize,
     {
@@ -486,7 +367,7 @@ impl Outbox {
         };
         on_pool!(&self.pool, |pool| {
             let mut tx = pool.begin().await?;
-            store_message!(&mut *tx, &message, sql)?;
+            store_message!(&mut *tx, &message, audience, sql)?;
             tx.commit().await?;
             Ok::<(), OutboxError>(())
         })?;
@@ -494,13 +375,11 @@ impl Outbox {
         Ok(message.id)
     }
 
-    /// Publishes in your transaction, so the event is stored if and only if your business
-    /// write commits. The transaction must be on the outbox's database. On PostgreSQL at
-    /// READ COMMITTED (the default) a subscription deleted meanwhile is skipped; at stricter
-    /// levels PostgreSQL reports it as a serialization failure, and your transaction retries.
-    pub async fn publish_in_tx<W: Webhook>(
+    /// Stores a message for `audience` with its deliveries, in the caller's transaction.
+    pub(crate) async fn store_in_tx<W: Webhook>(
         &self,
         tx: &mut impl OutboxTransaction,
+        audience: Audience<'_>,
         payload: &W::Payload,
     ) -> Result<String, OutboxError>
     where
@@ -509,32 +388,26 @@ impl Outbox {
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value)?;
         match tx.connection() {
-            Connection::Sqlite(conn) => store_message!(conn, &message, &PUBLISH_SQLITE)?,
-            Connection::Postgres(conn) => store_message!(conn, &message, &PUBLISH_POSTGRES)?,
+            Connection::Sqlite(conn) => {
+                store_message!(conn, &message, audience, &PUBLISH_SQLITE)?
+            }
+            Connection::Postgres(conn) => {
+                store_message!(conn, &message, audience, &PUBLISH_POSTGRES)?
+            }
         };
         // Dispatchers poll, so a delivery committed later is still found.
         self.published.notify_waiters();
         Ok(message.id)
     }
 
-    /// Every attempt to deliver a message, oldest first.
+    /// Every attempt to deliver a message, to whichever tenant, oldest first: for the
+    /// provider's own use ([`Tenant::attempts`] is one tenant's view).
     pub async fn attempts(&self, message_id: &str) -> Result<Vec<Attempt>, OutboxError> {
-        let sql = "SELECT subscription_id, attempted_at, status_code, error, latency_ms, response_excerpt \
+        let sql = "SELECT id, subscription_id, attempted_at, status_code, error, latency_ms, response_excerpt \
                    FROM hookspec_attempts WHERE message_id = $1 ORDER BY id";
         on_pool!(&self.pool, |pool| {
             let rows = sqlx::query(sql).bind(message_id).fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(Attempt {
-                        subscription_id: row.try_get("subscription_id")?,
-                        attempted_at: row.try_get("attempted_at")?,
-                        status_code: row.try_get("status_code")?,
-                        error: row.try_get("error")?,
-                        latency_ms: row.try_get("latency_ms")?,
-                        response_excerpt: row.try_get("response_excerpt")?,
-                    })
-                })
-                .collect()
+            rows.iter().map(|row| attempt!(row)).collect()
         })
     }
 
@@ -563,25 +436,6 @@ impl Outbox {
             .purge(now_ms().saturating_sub(duration_ms(retention)))
             .await
     }
-}
-
-/// The body is the payload's own serde JSON (field order kept); the value is for filters.
-fn new_message<'v, W: Webhook>(
-    payload: &W::Payload,
-    value: &'v serde_json::Value,
-) -> Result<NewMessage<'v>, OutboxError>
-where
-    W::Payload: Serialize,
-{
-    Ok(NewMessage {
-        id: new_id("msg"),
-        event: W::NAME,
-        // A webhook declared with several methods is sent with the first.
-        method: W::METHODS.first().map_or("POST", |m| m.as_str()),
-        payload: serde_json::to_string(payload)?,
-        value,
-        now: now_ms(),
-    })
 }
 
 pub(crate) fn duration_ms(d: Duration) -> i64 {

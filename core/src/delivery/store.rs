@@ -20,7 +20,7 @@ use lists::{finish_successes_on_postgres, SuccessBatch};
 
 /// The schema's versions, applied in order. Written for SQLite: on PostgreSQL autoincrement
 /// keys become `BIGSERIAL`, and lines that start with `-- postgres: ` are uncommented.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 5] = [
     (1, include_str!("../../migrations/0001_outbox.sql")),
     (2, include_str!("../../migrations/0002_pending_index.sql")),
     (
@@ -28,6 +28,7 @@ const MIGRATIONS: [(i64, &str); 4] = [
         include_str!("../../migrations/0003_delete_delivered.sql"),
     ),
     (4, include_str!("../../migrations/0004_messages_by_age.sql")),
+    (6, include_str!("../../migrations/0006_tenants.sql")),
 ];
 
 /// Serializes migrations between processes that open the same PostgreSQL database at once.
@@ -217,7 +218,7 @@ impl Pool {
                      RETURNING hookspec_deliveries.id, hookspec_deliveries.attempts, \
                        hookspec_deliveries.next_attempt_at, hookspec_deliveries.message_id, \
                        hookspec_deliveries.subscription_id, m.event, m.method, m.payload, \
-                       sub.url, sub.secrets, sub.rate_limit"
+                       sub.owner, sub.url, sub.secrets, sub.rate_limit"
                 );
                 let rows = claim_query!(&sql).fetch_all(pool).await?;
                 rows.iter()
@@ -231,7 +232,7 @@ impl Pool {
             Pool::Sqlite(pool) => {
                 let select = format!(
                     "SELECT d.id, d.attempts, d.next_attempt_at, d.message_id, d.subscription_id, \
-                       m.event, m.method, m.payload, s.url, s.secrets, s.rate_limit \
+                       m.event, m.method, m.payload, s.owner, s.url, s.secrets, s.rate_limit \
                      FROM (SELECT d.id {due}) due \
                      JOIN hookspec_deliveries d ON d.id = due.id \
                      JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
@@ -464,6 +465,8 @@ pub(crate) struct Job {
     pub(crate) method: String,
     pub(crate) payload: String,
     pub(crate) subscription_id: String,
+    /// The subscription's tenant: its attempts in flight count against the tenant's share.
+    pub(crate) tenant: String,
     pub(crate) url: String,
     pub(crate) secrets: String,
     pub(crate) rate_limit: Option<i64>,
@@ -488,6 +491,7 @@ impl Job {
             method: row.try_get("method")?,
             payload: row.try_get("payload")?,
             subscription_id: row.try_get("subscription_id")?,
+            tenant: row.try_get("owner")?,
             url: row.try_get("url")?,
             secrets: row.try_get("secrets")?,
             rate_limit: row.try_get("rate_limit")?,

@@ -14,7 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Api, ApiError, ErrorBody, Principal, READ, WRITE};
-use crate::delivery::{Attempt, StoredPayload, Subscription, SubscriptionInfo, SubscriptionUpdate};
+use crate::delivery::{
+    Attempt, StoredPayload, Subscription, SubscriptionInfo, SubscriptionUpdate, Tenant, REPLAY_LIMIT,
+};
 
 pub(super) fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new()
@@ -51,9 +53,10 @@ impl FromRequestParts<Api> for Caller {
 }
 
 impl Caller {
-    fn may(&self, scope: &str) -> Result<&str, ApiError> {
+    /// The caller's tenant, if the caller holds `scope`.
+    fn may(&self, api: &Api, scope: &str) -> Result<Tenant, ApiError> {
         if self.0.scopes.iter().any(|s| s == scope) {
-            return Ok(&self.0.owner);
+            return Ok(api.outbox.tenant(&self.0.owner));
         }
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -238,7 +241,7 @@ async fn list_events(
     caller: Caller,
     State(api): State<Api>,
 ) -> Result<Json<Vec<EventInfo>>, ApiError> {
-    caller.may(READ)?;
+    caller.may(&api, READ)?;
     Ok(Json(api.catalogue.get().cloned().unwrap_or_default()))
 }
 
@@ -253,22 +256,16 @@ async fn create_subscription(
     State(api): State<Api>,
     Body(body): Body<CreateSubscription>,
 ) -> Result<(StatusCode, Json<CreatedView>), ApiError> {
-    let owner = caller.may(WRITE)?;
+    let tenant = caller.may(&api, WRITE)?;
     known_events(&api, &body.events)?;
-    if api
-        .outbox
-        .has_duplicate(owner, &body.url, &body.events)
-        .await?
-    {
+    if tenant.has_duplicate(&body.url, &body.events).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "duplicate",
             "a subscription with this URL and these events exists already",
         ));
     }
-    let mut subscription = Subscription::new(&body.url)
-        .events(body.events)
-        .owner(owner);
+    let mut subscription = Subscription::new(&body.url).events(body.events);
     if let Some(filter) = body.filter {
         subscription = subscription.filter(filter);
     }
@@ -281,8 +278,8 @@ async fn create_subscription(
     if let Some(lease) = body.lease_seconds {
         subscription = subscription.expires_in(Duration::from_secs(lease));
     }
-    let created = api.outbox.subscribe(subscription).await?;
-    let view = api.outbox.subscription(&created.id).await?.into();
+    let created = tenant.subscribe(subscription).await?;
+    let view = tenant.subscription(&created.id).await?.into();
     Ok((
         StatusCode::CREATED,
         Json(CreatedView {
@@ -300,11 +297,10 @@ async fn list_subscriptions(
     State(api): State<Api>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<SubscriptionPage>, ApiError> {
-    let owner = caller.may(READ)?;
+    let tenant = caller.may(&api, READ)?;
     let limit = limit(page.limit)?;
-    let items: Vec<SubscriptionView> = api
-        .outbox
-        .subscriptions(owner, page.after.as_deref(), limit)
+    let items: Vec<SubscriptionView> = tenant
+        .subscriptions(page.after.as_deref(), limit)
         .await?
         .into_iter()
         .map(Into::into)
@@ -323,10 +319,8 @@ async fn get_subscription(
     State(api): State<Api>,
     Path(id): Path<String>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
-    let owner = caller.may(READ)?;
-    Ok(Json(
-        api.outbox.owned_subscription(owner, &id).await?.into(),
-    ))
+    let tenant = caller.may(&api, READ)?;
+    Ok(Json(tenant.subscription(&id).await?.into()))
 }
 
 /// Changes a subscription's URL, events or filter.
@@ -339,7 +333,7 @@ async fn update_subscription(
     Path(id): Path<String>,
     Body(body): Body<UpdateSubscription>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
-    let owner = caller.may(WRITE)?;
+    let tenant = caller.may(&api, WRITE)?;
     if let Some(events) = &body.events {
         known_events(&api, events)?;
     }
@@ -348,12 +342,7 @@ async fn update_subscription(
         events: body.events,
         filter: body.filter,
     };
-    Ok(Json(
-        api.outbox
-            .update_subscription(owner, &id, update)
-            .await?
-            .into(),
-    ))
+    Ok(Json(tenant.update_subscription(&id, update).await?.into()))
 }
 
 /// Deletes a subscription with its deliveries and their attempts.
@@ -364,8 +353,8 @@ async fn delete_subscription(
     State(api): State<Api>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let owner = caller.may(WRITE)?;
-    api.outbox.delete_subscription(owner, &id).await?;
+    let tenant = caller.may(&api, WRITE)?;
+    tenant.delete_subscription(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -397,14 +386,13 @@ async fn set_enabled(
     id: String,
     enabled: bool,
 ) -> Result<Json<SubscriptionView>, ApiError> {
-    let owner = caller.may(WRITE)?;
-    api.outbox.owned_subscription(owner, &id).await?;
-    if enabled {
-        api.outbox.enable(&id).await?;
+    let tenant = caller.may(&api, WRITE)?;
+    let changed = if enabled {
+        tenant.enable(&id).await?
     } else {
-        api.outbox.disable(&id).await?;
-    }
-    Ok(Json(api.outbox.subscription(&id).await?.into()))
+        tenant.disable(&id).await?
+    };
+    Ok(Json(changed.into()))
 }
 
 /// A new signing secret; the old one keeps signing for 24 hours.
@@ -415,10 +403,9 @@ async fn rotate_secret(
     State(api): State<Api>,
     Path(id): Path<String>,
 ) -> Result<Json<SecretView>, ApiError> {
-    let owner = caller.may(WRITE)?;
-    let secret = api
-        .outbox
-        .rotate_secret(owner, &id, Duration::from_secs(24 * 3600))
+    let tenant = caller.may(&api, WRITE)?;
+    let secret = tenant
+        .rotate_secret(&id, Duration::from_secs(24 * 3600))
         .await?;
     Ok(Json(SecretView {
         secret: secret.expose(),
@@ -433,8 +420,8 @@ async fn resend_message(
     State(api): State<Api>,
     Path((id, message)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let owner = caller.may(WRITE)?;
-    api.outbox.resend(owner, &id, &message).await?;
+    let tenant = caller.may(&api, WRITE)?;
+    tenant.resend(&id, &message).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -449,7 +436,12 @@ pub(super) struct Replay {
 /// How many messages were queued again.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Replayed {
+    /// Messages queued by this call. Those with a delivery still pending are not queued
+    /// again, so calling twice sends nothing twice.
     queued: u64,
+    /// `false` when this call queued as many as one call may (1,000): call again to queue
+    /// the rest.
+    complete: bool,
 }
 
 /// Sends again every message the subscription was given since a time.
@@ -461,9 +453,10 @@ async fn replay_messages(
     Path(id): Path<String>,
     Body(body): Body<Replay>,
 ) -> Result<(StatusCode, Json<Replayed>), ApiError> {
-    let owner = caller.may(WRITE)?;
-    let queued = api.outbox.replay(owner, &id, body.since).await?;
-    Ok((StatusCode::ACCEPTED, Json(Replayed { queued })))
+    let tenant = caller.may(&api, WRITE)?;
+    let queued = tenant.replay(&id, body.since).await?;
+    let complete = queued < REPLAY_LIMIT;
+    Ok((StatusCode::ACCEPTED, Json(Replayed { queued, complete })))
 }
 
 /// The queued message.
@@ -481,14 +474,13 @@ async fn send_test_event(
     State(api): State<Api>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
-    let owner = caller.may(WRITE)?;
+    let tenant = caller.may(&api, WRITE)?;
     let event = super::TestEvent {
         subscription_id: id.clone(),
         message: "A test event, sent on request.".into(),
     };
-    let message_id = api
-        .outbox
-        .publish_to::<super::webhook_test>(owner, &id, &event)
+    let message_id = tenant
+        .publish_to::<super::webhook_test>(&id, &event)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { message_id })))
 }
@@ -510,9 +502,9 @@ async fn refresh_subscription(
     Path(id): Path<String>,
     Body(body): Body<Refresh>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
-    let owner = caller.may(WRITE)?;
+    let tenant = caller.may(&api, WRITE)?;
     let lease = Duration::from_secs(body.lease_seconds.unwrap_or(7 * 24 * 3600));
-    Ok(Json(api.outbox.refresh(owner, &id, lease).await?.into()))
+    Ok(Json(tenant.refresh(&id, lease).await?.into()))
 }
 
 /// The subscription's payloads from `cursor` on: consumers may ignore deliveries and poll.
@@ -524,12 +516,9 @@ async fn list_payloads(
     Path(id): Path<String>,
     Query(q): Query<CursorQuery>,
 ) -> Result<Json<PayloadPage>, ApiError> {
-    let owner = caller.may(READ)?;
+    let tenant = caller.may(&api, READ)?;
     let cursor = q.cursor.unwrap_or(1);
-    let payloads = api
-        .outbox
-        .payloads(owner, &id, cursor, limit(q.limit)?)
-        .await?;
+    let payloads = tenant.payloads(&id, cursor, limit(q.limit)?).await?;
     let next = payloads.last().map_or(cursor, |p| p.cursor + 1);
     Ok(Json(PayloadPage {
         payloads,
@@ -537,27 +526,41 @@ async fn list_payloads(
     }))
 }
 
-/// Every attempt to deliver a message to the caller's subscriptions.
-#[utoipa::path(get, path = "/webhooks/messages/{id}/attempts", tag = "webhook management", params(("id" = String, Path, description = "The message id")),
-    responses((status = 200, description = "OK", body = Vec<Object>), (status = 401, description = "Missing or invalid credentials", body = ErrorBody)), security(("bearer" = [])))]
+/// A page of attempts.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct AttemptPage {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Attempt>,
+    /// Pass as `after` for the next page; absent on the last page.
+    next: Option<i64>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct AttemptQuery {
+    /// The `id` of the last attempt of the previous page.
+    after: Option<i64>,
+    /// At most this many (1 to 100, default 50).
+    limit: Option<u32>,
+}
+
+/// The attempts to deliver a message to the caller's subscriptions, oldest first, a page at
+/// a time. Another tenant's message has no attempts here.
+#[utoipa::path(get, path = "/webhooks/messages/{id}/attempts", tag = "webhook management", params(("id" = String, Path, description = "The message id"), AttemptQuery),
+    responses((status = 200, description = "OK", body = AttemptPage), (status = 401, description = "Missing or invalid credentials", body = ErrorBody)), security(("bearer" = [])))]
 async fn list_attempts(
     caller: Caller,
     State(api): State<Api>,
     Path(id): Path<String>,
-) -> Result<Json<Vec<Attempt>>, ApiError> {
-    let owner = caller.may(READ)?.to_owned();
-    let mut mine = Vec::new();
-    for attempt in api.outbox.attempts(&id).await? {
-        if api
-            .outbox
-            .owned_subscription(&owner, &attempt.subscription_id)
-            .await
-            .is_ok()
-        {
-            mine.push(attempt);
-        }
-    }
-    Ok(Json(mine))
+    Query(q): Query<AttemptQuery>,
+) -> Result<Json<AttemptPage>, ApiError> {
+    let tenant = caller.may(&api, READ)?;
+    let limit = limit(q.limit)?;
+    let items = tenant.attempts(&id, q.after.unwrap_or(0), limit).await?;
+    let next = (items.len() == limit as usize)
+        .then(|| items.last().map(|a| a.id))
+        .flatten();
+    Ok(Json(AttemptPage { items, next }))
 }
 
 /// Refuses events that the catalogue does not list.

@@ -127,6 +127,14 @@ impl From<OutboxError> for ApiError {
                 "invalid_subscription",
                 error.to_string(),
             ),
+            OutboxError::InvalidTenant(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this token names no valid tenant",
+            ),
+            OutboxError::TooManySubscriptions { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "too_many_subscriptions", error.to_string())
+            }
             OutboxError::Filter(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_filter",
