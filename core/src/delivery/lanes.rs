@@ -1,11 +1,13 @@
-//! Per-subscription lanes: how many attempts each subscription has in flight, which claimed
-//! deliveries wait for it, and its rate-limit bucket. A subscription at its limit keeps its
+//! Per-subscription lanes: how many attempts each subscription has in flight, and which
+//! claimed deliveries wait for it. A subscription at its limit keeps its
 //! waiting deliveries here, in memory, until one of its own attempts ends: they take no
 //! global slot and no trip back to the database, so a slow receiver delays only itself.
+//! (Rate limits are not kept here but in the database, shared by every dispatcher: see
+//! `store/rate.rs`.)
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -19,13 +21,11 @@ struct Lane {
     waiting: usize,
     /// Deliveries that arrived while the lane was full, oldest first.
     parked: VecDeque<Job>,
-    /// Token bucket of a rate-limited subscription: when it was last filled, and its tokens.
-    bucket: Option<(Instant, f64)>,
 }
 
 impl Lane {
     fn idle(&self) -> bool {
-        self.in_flight == 0 && self.waiting == 0 && self.parked.is_empty() && self.bucket.is_none()
+        self.in_flight == 0 && self.waiting == 0 && self.parked.is_empty()
     }
 }
 
@@ -149,22 +149,6 @@ impl Lanes {
         parked
     }
 
-    /// Takes a token of a subscription limited to `rate` deliveries per second, or says
-    /// how long until one is available.
-    pub(crate) fn token(&self, subscription: &str, rate: f64) -> Option<Duration> {
-        let mut lanes = self.lock();
-        let lane = lanes.entry(subscription.to_owned()).or_default();
-        let now = Instant::now();
-        let (last, tokens) = lane.bucket.get_or_insert((now, rate));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            return None;
-        }
-        Some(Duration::from_secs_f64((1.0 - tokens.max(0.0)) / rate))
-    }
-
     /// Parked deliveries claimed longer than `age` ago (all of them for zero), taken out to
     /// be given back before their lease runs out under a receiver that stays slow.
     pub(crate) fn unpark_claimed_before(&self, age: Duration) -> Vec<Job> {
@@ -186,6 +170,7 @@ impl Lanes {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::time::Instant;
 
     pub(crate) fn job(delivery: i64, subscription: &str) -> Job {
         Job {
@@ -285,14 +270,5 @@ pub(crate) mod tests {
         assert!(lanes.next_parked("s").is_none());
         assert!(!lanes.leave("s"));
         assert!(lanes.lock().is_empty(), "an idle lane is forgotten");
-    }
-
-    #[test]
-    fn a_rate_limit_hands_out_its_burst_then_says_how_long_to_wait() {
-        let lanes = Lanes::new(1);
-        assert!(lanes.token("s", 2.0).is_none());
-        assert!(lanes.token("s", 2.0).is_none());
-        let wait = lanes.token("s", 2.0).expect("the bucket is empty");
-        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(500));
     }
 }
