@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hookspec::delivery::{DispatchConfig, Outbox, OutboxError};
+use hookspec::delivery::{DispatchConfig, Outbox, OutboxError, Subscription};
 
 use super::support::{self, drained, Receiver};
 use super::{entity_changed, event};
@@ -142,4 +142,64 @@ async fn resending_a_message_purged_meanwhile_is_not_found() {
         matches!(&resent, Err(OutboxError::MessageNotFound(id)) if *id == message),
         "{resent:?}"
     );
+}
+
+#[tokio::test]
+async fn a_rate_limit_holds_across_two_dispatchers() {
+    let Some(backend) = support::postgres().await else {
+        eprintln!("HOOKSPEC_TEST_DATABASE_URL is not set: this PostgreSQL test has nothing to run against");
+        return;
+    };
+    const EVENTS: usize = 40;
+    let receiver = Receiver::answering(StatusCode::OK).await;
+    backend
+        .outbox
+        .tenant(TENANT)
+        .subscribe(Subscription::new(&receiver.url).rate_limit(5))
+        .await
+        .unwrap();
+    for i in 0..EVENTS {
+        backend
+            .outbox
+            .tenant(TENANT)
+            .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
+            .await
+            .unwrap();
+    }
+    // Two handles on one database, as two machines would have.
+    let second = Outbox::postgres(&backend.url)
+        .await
+        .unwrap()
+        .ssrf_policy(support::loopback());
+    let a = backend
+        .outbox
+        .dispatcher(support::fast_config())
+        .unwrap()
+        .spawn();
+    let b = second.dispatcher(support::fast_config()).unwrap().spawn();
+
+    let first = receiver.wait_for(1, Duration::from_secs(10)).await[0].at;
+    let window = Duration::from_secs(2);
+    tokio::time::sleep_until((first + window + Duration::from_millis(100)).into()).await;
+    let in_window = receiver
+        .received()
+        .iter()
+        .filter(|r| r.at.duration_since(first) <= window)
+        .count();
+    // A burst of 5, then 5 per second: 15 within two seconds, 16 with a moment's slack.
+    // A bucket per dispatcher would let about twice as many through.
+    eprintln!("{in_window} deliveries in the first {window:?}");
+    assert!(
+        in_window <= 16,
+        "{in_window} deliveries in {window:?} at 5 per second"
+    );
+    // The limit spaces deliveries out but lets every one through.
+    let all = receiver.wait_for(EVENTS, Duration::from_secs(20)).await;
+    let spread = all[EVENTS - 1].at.duration_since(first);
+    eprintln!("all {EVENTS} delivered within {spread:?}");
+    // The last of 35 after the burst, one every 200 ms: 7 s after the first.
+    assert!(spread >= Duration::from_secs(6), "{spread:?}");
+    drained(&backend.outbox, Duration::from_secs(10)).await;
+    a.shutdown().await;
+    b.shutdown().await;
 }

@@ -13,8 +13,8 @@ use super::{event, WAIT};
 /// The first schema as version 1 of the store applied it, on SQLite or PostgreSQL.
 const FIRST_SCHEMA: &str = include_str!("../../core/migrations/0001_outbox.sql");
 
-/// The first schema and what it holds: one subscription, a message delivered long ago with
-/// its attempt, and a message still pending.
+/// The first schema and what it holds: one subscription (rate-limited), a message delivered
+/// long ago with its attempt, and a message still pending.
 fn first_schema(receiver: &str, postgres: bool) -> Vec<String> {
     let schema = if postgres {
         FIRST_SCHEMA.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
@@ -29,8 +29,8 @@ fn first_schema(receiver: &str, postgres: bool) -> Vec<String> {
         "CREATE TABLE hookspec_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)".into(),
         "INSERT INTO hookspec_migrations VALUES (1, 0)".into(),
         format!(
-            "INSERT INTO hookspec_subscriptions (id, owner, url, events, secrets, created_at, updated_at) \
-             VALUES ('sub_old', '{TENANT}', '{receiver}', '[]', '{secrets}', 0, 0)"
+            "INSERT INTO hookspec_subscriptions (id, owner, url, events, secrets, rate_limit, created_at, updated_at) \
+             VALUES ('sub_old', '{TENANT}', '{receiver}', '[]', '{secrets}', 100, 0, 0)"
         ),
         format!(
             "INSERT INTO hookspec_messages VALUES ('msg_done', 'entity.changed', 'POST', '{payload}', 0), \
@@ -102,6 +102,16 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
             ["msg_done", "msg_pending"],
             "{name}: each listed once"
         );
+        // The rate limit, set before its state had a column, was kept through it.
+        let tat = "SELECT rate_tat FROM hookspec_subscriptions WHERE id = 'sub_old'";
+        let tat: Option<i64> = if name == "sqlite" {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query_scalar(tat).fetch_one(&pool).await.unwrap()
+        } else {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::query_scalar(tat).fetch_one(&pool).await.unwrap()
+        };
+        assert!(tat.is_some(), "{name}: the delivery took a token");
         dispatcher.shutdown().await;
         // Reopening runs nothing twice.
         drop(outbox);

@@ -15,7 +15,7 @@ use super::cursor::DueCursor;
 use super::lanes::Lanes;
 use super::outbox::{duration_ms, new_id, Outbox, StoredSecret};
 use super::retry::parse_retry_after;
-use super::store::{now_ms, Finished, Job, Next, Outcome};
+use super::store::{now_ms, now_us, Finished, Job, Next, Outcome};
 use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
 /// Counters of what a dispatcher did.
@@ -389,10 +389,7 @@ impl Shared {
     /// Makes one attempt, or gives the delivery back when its subscription is out of
     /// rate-limit tokens.
     async fn deliver(&self, job: &Job) -> Option<Outcome> {
-        let rate = job.rate_limit.filter(|r| *r > 0);
-        if let Some(wait) =
-            rate.and_then(|rate| self.lanes.token(&job.subscription_id, rate as f64))
-        {
+        if let Some(wait) = self.rate_limited(job).await {
             let _ = self
                 .outbox
                 .bookkeeping
@@ -401,6 +398,30 @@ impl Shared {
             return None;
         }
         Some(self.attempt(job).instrument(span(job)).await)
+    }
+
+    /// How long a delivery of a rate-limited subscription must wait, or `None` once it has
+    /// a token. The tokens are shared by every dispatcher on the database, so one is taken
+    /// there, right before the attempt. The attempt follows whatever happens (a shutdown
+    /// waits for attempts that began), so a token is wasted only when the process dies
+    /// between the two, or when the database took it but its answer was lost (the delivery
+    /// then goes back and asks again). Either costs the receiver one delivery of its limit,
+    /// sent a little later than it could have been: acceptable, and never one too many.
+    async fn rate_limited(&self, job: &Job) -> Option<Duration> {
+        let rate = job.rate_limit.filter(|r| *r > 0)?;
+        let bookkeeping = &self.outbox.bookkeeping;
+        match bookkeeping
+            .take_token(&job.subscription_id, rate, now_us())
+            .await
+        {
+            Ok(wait) => wait,
+            // Without the shared count the limit cannot be kept: wait rather than risk
+            // flooding the receiver (the database is likely unreachable for the rest too).
+            Err(e) => {
+                tracing::warn!(error = %e, "taking a rate-limit token failed");
+                Some(Duration::from_secs(1))
+            }
+        }
     }
 
     fn count(&self, job: &Job, outcome: &Outcome, finished: Finished) {

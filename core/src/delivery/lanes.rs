@@ -1,13 +1,14 @@
 //! Per-subscription lanes: how many attempts each subscription and each tenant has in flight,
-//! which claimed deliveries wait for them, and a subscription's rate-limit bucket. A
-//! subscription at its limit, or whose tenant is at its own, keeps its waiting deliveries
-//! here, in memory, until an attempt of the same subscription or tenant ends: they take no
-//! global slot and no trip back to the database, so a slow receiver delays only itself, and
-//! a tenant whose receivers all stall holds only its tenant's share of the dispatcher.
+//! and which claimed deliveries wait for them. A subscription at its limit, or whose tenant
+//! is at its own, keeps its waiting deliveries here, in memory, until an attempt of the same
+//! subscription or tenant ends: they take no global slot and no trip back to the database,
+//! so a slow receiver delays only itself, and a tenant whose receivers all stall holds only
+//! its tenant's share of the dispatcher. (Rate limits are not kept here but in the database,
+//! shared by every dispatcher: see `store/rate.rs`.)
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -21,19 +22,13 @@ struct Lane {
     waiting: usize,
     /// Deliveries that arrived while the lane was full, oldest first.
     parked: VecDeque<Job>,
-    /// Token bucket of a rate-limited subscription: when it was last filled, and its tokens.
-    bucket: Option<(Instant, f64)>,
     /// Whether it is in its tenant's queue for a slot.
     queued: bool,
 }
 
 impl Lane {
     fn idle(&self) -> bool {
-        self.in_flight == 0
-            && self.waiting == 0
-            && self.parked.is_empty()
-            && self.bucket.is_none()
-            && !self.queued
+        self.in_flight == 0 && self.waiting == 0 && self.parked.is_empty() && !self.queued
     }
 }
 
@@ -231,23 +226,6 @@ impl Lanes {
         wake
     }
 
-    /// Takes a token of a subscription limited to `rate` deliveries per second, or says
-    /// how long until one is available.
-    pub(crate) fn token(&self, subscription: &str, rate: f64) -> Option<Duration> {
-        let mut inner = self.inner();
-        let lane = inner
-            .lanes.entry(subscription.to_owned()).or_default();
-        let now = Instant::now();
-        let (last, tokens) = lane.bucket.get_or_insert((now, rate));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            return None;
-        }
-        Some(Duration::from_secs_f64((1.0 - tokens.max(0.0)) / rate))
-    }
-
     /// Parked deliveries claimed longer than `age` ago (all of them for zero), taken out to
     /// be given back before their lease runs out under a receiver that stays slow.
     pub(crate) fn unpark_claimed_before(&self, age: Duration) -> Vec<Job> {
@@ -270,6 +248,7 @@ impl Lanes {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::time::Instant;
 
     pub(crate) fn job(delivery: i64, subscription: &str) -> Job {
         tenant_job(delivery, subscription, "t")
@@ -408,14 +387,5 @@ pub(crate) mod tests {
         let _ = lanes.leave("a3", "a");
         let _ = lanes.leave("a4", "a");
         assert!(lanes.inner().tenants.is_empty() && lanes.inner().lanes.is_empty());
-    }
-
-    #[test]
-    fn a_rate_limit_hands_out_its_burst_then_says_how_long_to_wait() {
-        let lanes = Lanes::new(1, 100);
-        assert!(lanes.token("s", 2.0).is_none());
-        assert!(lanes.token("s", 2.0).is_none());
-        let wait = lanes.token("s", 2.0).expect("the bucket is empty");
-        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(500));
     }
 }

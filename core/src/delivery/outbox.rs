@@ -119,7 +119,10 @@ impl Subscription {
         self
     }
 
-    /// At most this many deliveries per second to this subscription.
+    /// At most this many deliveries per second to this subscription: a burst of
+    /// `per_second`, then `per_second` a second, however many dispatchers share the
+    /// database (the limit is kept there, in the subscription's row). A delivery over the
+    /// limit goes back to the database, due when the next one is allowed. Zero is no limit.
     pub fn rate_limit(mut self, per_second: u32) -> Self {
         self.rate_limit = Some(per_second);
         self

@@ -15,12 +15,14 @@ use super::OutboxError;
 
 mod cleanup;
 mod lists;
+mod rate;
 
 use lists::{finish_successes_on_postgres, SuccessBatch};
+pub(crate) use rate::now_us;
 
 /// The schema's versions, applied in order. Written for SQLite: on PostgreSQL autoincrement
 /// keys become `BIGSERIAL`, and lines that start with `-- postgres: ` are uncommented.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, include_str!("../../migrations/0001_outbox.sql")),
     (2, include_str!("../../migrations/0002_pending_index.sql")),
     (
@@ -28,6 +30,10 @@ const MIGRATIONS: [(i64, &str); 5] = [
         include_str!("../../migrations/0003_delete_delivered.sql"),
     ),
     (4, include_str!("../../migrations/0004_messages_by_age.sql")),
+    (
+        5,
+        include_str!("../../migrations/0005_shared_rate_limit.sql"),
+    ),
     (6, include_str!("../../migrations/0006_tenants.sql")),
 ];
 
