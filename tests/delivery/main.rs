@@ -2,6 +2,7 @@
 //! PostgreSQL when `HOOKSPEC_TEST_DATABASE_URL` is set (`.ci/run` sets it).
 
 mod kill;
+mod leases;
 mod postgres;
 mod records;
 mod retries;
@@ -317,7 +318,7 @@ async fn a_slow_receiver_does_not_delay_the_others() {
             per_subscription: 2,
             concurrency: 8,
             timeout: Duration::from_secs(5),
-            lease: Duration::from_secs(10),
+            lease: Duration::from_secs(12),
             ..fast_config()
         };
         let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
@@ -399,7 +400,8 @@ async fn a_dispatcher_whose_settings_cannot_work_is_refused() {
     };
     assert_eq!(
         error.to_string(),
-        "invalid dispatch configuration: lease (500ms) must be longer than timeout (800ms)"
+        "invalid dispatch configuration: lease (500ms) must cover the longest wait in memory \
+         (half the lease), timeout (800ms) and 1s to record the outcome: at least 3.6s"
     );
 }
 

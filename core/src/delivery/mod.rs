@@ -26,7 +26,7 @@ mod ssrf;
 mod store;
 
 pub use admin::{StoredPayload, SubscriptionUpdate};
-pub use config::{DispatchConfig, MAX_CONCURRENCY};
+pub use config::{DispatchConfig, MAX_CONCURRENCY, RECORDING_MARGIN};
 pub use dispatcher::{Dispatcher, DispatcherHandle, Metrics};
 pub use filter::{Filter, FilterError};
 pub use outbox::{
