@@ -22,6 +22,7 @@ mod filter;
 mod lanes;
 mod outbox;
 mod retry;
+mod sanitize;
 mod ssrf;
 mod store;
 

@@ -15,6 +15,7 @@ use super::OutboxError;
 
 mod cleanup;
 mod lists;
+mod split;
 
 use lists::{finish_successes_on_postgres, SuccessBatch};
 
