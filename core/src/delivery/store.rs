@@ -454,7 +454,6 @@ const DISABLE_FAILING: &str = "UPDATE hookspec_subscriptions \
     WHERE id = $2 AND enabled AND failing_since < $3";
 
 /// A claimed delivery with its message and subscription.
-#[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) delivery: i64,
     pub(crate) attempts: i64,
@@ -470,6 +469,26 @@ pub(crate) struct Job {
     pub(crate) rate_limit: Option<i64>,
     /// When this dispatcher claimed it: held past half its lease, it goes back unattempted.
     pub(crate) claimed_at: std::time::Instant,
+}
+
+/// Written out so that the subscription's signing secrets never reach a log.
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("delivery", &self.delivery)
+            .field("attempts", &self.attempts)
+            .field("due_at", &self.due_at)
+            .field("message_id", &self.message_id)
+            .field("event", &self.event)
+            .field("method", &self.method)
+            .field("payload", &self.payload)
+            .field("subscription_id", &self.subscription_id)
+            .field("url", &self.url)
+            .field("secrets", &"<redacted>")
+            .field("rate_limit", &self.rate_limit)
+            .field("claimed_at", &self.claimed_at)
+            .finish()
+    }
 }
 
 impl Job {
@@ -551,4 +570,36 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Job;
+
+    #[test]
+    fn debug_output_redacts_the_secrets() {
+        let job = Job {
+            delivery: 7,
+            attempts: 0,
+            due_at: 1,
+            message_id: "msg_1".into(),
+            event: "e".into(),
+            method: "POST".into(),
+            payload: "{}".into(),
+            subscription_id: "sub_1".into(),
+            url: "https://example.com/hooks".into(),
+            secrets: r#"[{"secret":"whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}]"#.into(),
+            rate_limit: None,
+            claimed_at: std::time::Instant::now(),
+        };
+        for shown in [format!("{job:?}"), format!("{job:#?}")] {
+            assert!(!shown.contains("whsec_"), "{shown}");
+            assert!(!shown.contains("c2VjcmV0"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+            assert!(
+                shown.contains("sub_1") && shown.contains("msg_1"),
+                "{shown}"
+            );
+        }
+    }
 }
