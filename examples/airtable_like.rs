@@ -173,7 +173,10 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
                 record_id: format!("{prefix}{n}"),
                 fields: serde_json::Map::new(),
             };
-            outbox.tenant(base).publish::<record_changed>(&change).await?;
+            outbox
+                .tenant(base)
+                .publish::<record_changed>(&change)
+                .await?;
         }
     }
     while outbox.delivery_counts().await?.0 > 0 {

@@ -75,7 +75,10 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
     // Each base subscribes its own endpoint to every event.
     let client = reqwest::Client::new();
     let create = |token: &'static str, url: String| {
-        let request = client.post(&api).bearer_auth(token).json(&json!({"url": url}));
+        let request = client
+            .post(&api)
+            .bearer_auth(token)
+            .json(&json!({"url": url}));
         async move {
             let answer = request.send().await?;
             let status = answer.status();
@@ -109,9 +112,7 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
     while outbox.delivery_counts().await?.0 > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let tweets_id = tweets_hook["subscription"]["id"]
-        .as_str()
-        .ok_or("no id")?;
+    let tweets_id = tweets_hook["subscription"]["id"].as_str().ok_or("no id")?;
     let crm_reads_tweets_payloads = client
         .get(format!("{api}/{tweets_id}/payloads"))
         .bearer_auth(CRM.1)

@@ -18,8 +18,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outbox = outbox.ssrf_policy(SsrfPolicy::new().allow("127.0.0.1/32")?);
     let config = DispatchConfig {
         // A short lease, so the restarted process takes over the dead one's claims quickly.
-        // A claim outlives its attempt: the receiver answers at once.
-        lease: Duration::from_secs(1),
+        // The shortest that covers an attempt (see `DispatchConfig::validate`).
+        lease: Duration::from_secs(3),
         timeout: Duration::from_millis(500),
         poll_interval: Duration::from_millis(20),
         schedule: RetrySchedule::new([Duration::ZERO, Duration::from_millis(100)])?.jitter(0.0),

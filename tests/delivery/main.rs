@@ -1,7 +1,9 @@
 //! Delivery against real HTTP receivers on loopback and real databases: SQLite always,
 //! PostgreSQL when `HOOKSPEC_TEST_DATABASE_URL` is set (`.ci/run` sets it).
 
+mod hostile;
 mod kill;
+mod leases;
 mod postgres;
 mod records;
 mod retries;
@@ -16,8 +18,8 @@ use hookspec::delivery::{DispatchConfig, OutboxError, SsrfPolicy, Subscription};
 use hookspec::signing::{Secret, Verifier};
 use hookspec::{whpost, OpenApiBuilder, WebhookGateway};
 use serde::Serialize;
-use support::{backends, drained, fast_config, Receiver};
 use support::TENANT;
+use support::{backends, drained, fast_config, Receiver};
 
 /// An ftrack-like entity event.
 #[derive(Serialize, utoipa::ToSchema, Clone)]
@@ -176,7 +178,11 @@ async fn targets_refused_by_the_ssrf_guard_fail_at_creation() {
         "http://10.0.0.8/x",
         "http://[::ffff:192.168.0.1]/",
     ] {
-        match outbox.tenant(TENANT).subscribe(Subscription::new(url)).await {
+        match outbox
+            .tenant(TENANT)
+            .subscribe(Subscription::new(url))
+            .await
+        {
             Err(OutboxError::InvalidSubscription(message)) => {
                 assert!(message.contains("non-public"), "{message}")
             }
@@ -333,7 +339,7 @@ async fn a_slow_receiver_does_not_delay_the_others() {
             per_subscription: 2,
             concurrency: 8,
             timeout: Duration::from_secs(5),
-            lease: Duration::from_secs(10),
+            lease: Duration::from_secs(12),
             ..fast_config()
         };
         let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
@@ -423,7 +429,8 @@ async fn a_dispatcher_whose_settings_cannot_work_is_refused() {
     };
     assert_eq!(
         error.to_string(),
-        "invalid dispatch configuration: lease (500ms) must be longer than timeout (800ms)"
+        "invalid dispatch configuration: lease (500ms) must cover the longest wait in memory \
+         (half the lease), timeout (800ms) and 1s to record the outcome: at least 3.6s"
     );
 }
 
@@ -462,11 +469,19 @@ async fn deleting_a_subscription_deletes_its_deliveries_and_attempts() {
         assert_eq!(rows("hookspec_attempts").await, 6, "{}", backend.name);
         assert_eq!(rows("hookspec_deliveries").await, 2, "{}", backend.name);
         let owner = outbox.subscription(&gone.id).await.unwrap().tenant;
-        outbox.tenant(&owner).delete_subscription(&gone.id).await.unwrap();
+        outbox
+            .tenant(&owner)
+            .delete_subscription(&gone.id)
+            .await
+            .unwrap();
         assert_eq!(rows("hookspec_deliveries").await, 1, "{}", backend.name);
         assert_eq!(rows("hookspec_attempts").await, 3, "{}", backend.name);
         let kept_owner = outbox.subscription(&kept.id).await.unwrap().tenant;
-        let listed = outbox.tenant(&kept_owner).payloads(&kept.id, 0, 10).await.unwrap();
+        let listed = outbox
+            .tenant(&kept_owner)
+            .payloads(&kept.id, 0, 10)
+            .await
+            .unwrap();
         assert_eq!(
             listed.len(),
             4,

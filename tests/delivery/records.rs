@@ -33,7 +33,11 @@ async fn payloads_list_failed_delivered_and_pending_deliveries_in_order() {
         let outbox = &backend.outbox;
         let publish = |n: usize| async move {
             let task = event("Task", "create", &n.to_string(), "");
-            outbox.tenant(TENANT).publish::<entity_changed>(&task).await.unwrap();
+            outbox
+                .tenant(TENANT)
+                .publish::<entity_changed>(&task)
+                .await
+                .unwrap();
         };
         let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
         publish(0).await;
@@ -49,7 +53,11 @@ async fn payloads_list_failed_delivered_and_pending_deliveries_in_order() {
         let mut listed = Vec::new();
         let mut cursor = 0;
         loop {
-            let page = outbox.tenant(&owner).payloads(&sub.id, cursor, 2).await.unwrap();
+            let page = outbox
+                .tenant(&owner)
+                .payloads(&sub.id, cursor, 2)
+                .await
+                .unwrap();
             let Some(last) = page.last() else { break };
             cursor = last.cursor + 1;
             listed.extend(
@@ -140,7 +148,10 @@ async fn an_event_name_with_a_control_character_is_refused() {
             events: Some(vec!["entity\0changed".into()]),
             ..Default::default()
         };
-        let refused = outbox.tenant(&owner).update_subscription(&sub.id, update).await;
+        let refused = outbox
+            .tenant(&owner)
+            .update_subscription(&sub.id, update)
+            .await;
         assert!(
             matches!(refused, Err(OutboxError::InvalidSubscription(_))),
             "{}",

@@ -275,3 +275,129 @@ fn assert_documented(body: &[u8]) {
         "a delivered body matches no documented payload: {value}"
     );
 }
+
+/// A receiver that speaks raw TCP, to answer in ways an HTTP server library never would: for
+/// each connection it reads the request (its head, then a body of `Content-Length`) and hands
+/// the socket to `answer`, which writes what it likes, stalls or resets.
+pub struct RawReceiver {
+    pub url: String,
+    /// Requests read so far.
+    pub requests: Arc<Mutex<usize>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RawReceiver {
+    pub async fn start<F, Fut>(answer: F) -> RawReceiver
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        Self::serve(true, answer).await
+    }
+
+    /// Writes `bytes` on every connection as soon as it opens, without reading anything (a
+    /// plain HTTP answer to a TLS handshake, say), and closes it. Counts connections.
+    pub async fn blurting(bytes: &'static [u8]) -> RawReceiver {
+        Self::serve(false, move |mut socket| async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = socket.write_all(bytes).await;
+            let _ = socket.shutdown().await;
+        })
+        .await
+    }
+
+    async fn serve<F, Fut>(read_first: bool, answer: F) -> RawReceiver
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(0));
+        let count = Arc::clone(&requests);
+        let answer = Arc::new(answer);
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (answer, count) = (Arc::clone(&answer), Arc::clone(&count));
+                tokio::spawn(async move {
+                    if !read_first || read_request(&mut socket).await {
+                        *count.lock().unwrap() += 1;
+                        answer(socket).await;
+                    }
+                });
+            }
+        });
+        RawReceiver {
+            url,
+            requests,
+            task,
+        }
+    }
+
+    /// Answers every request with `bytes`, then closes the connection.
+    pub async fn writing(bytes: Vec<u8>) -> RawReceiver {
+        let bytes = Arc::new(bytes);
+        Self::start(move |mut socket| {
+            let bytes = Arc::clone(&bytes);
+            async move {
+                use tokio::io::AsyncWriteExt;
+                let _ = socket.write_all(&bytes).await;
+                let _ = socket.shutdown().await;
+            }
+        })
+        .await
+    }
+
+    /// Answers every request with `bytes`, then keeps the connection open without a word more.
+    pub async fn stalling_after(bytes: Vec<u8>) -> RawReceiver {
+        let bytes = Arc::new(bytes);
+        Self::start(move |mut socket| {
+            let bytes = Arc::clone(&bytes);
+            async move {
+                use tokio::io::AsyncWriteExt;
+                let _ = socket.write_all(&bytes).await;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        })
+        .await
+    }
+
+    pub fn requests(&self) -> usize {
+        *self.requests.lock().unwrap()
+    }
+}
+
+impl Drop for RawReceiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Reads one HTTP/1.1 request off `socket`; false if the client went away first.
+async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut read = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        match socket.read(&mut buffer).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => read.extend_from_slice(&buffer[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&read[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while read.len() < head_end + length {
+        match socket.read(&mut buffer).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => read.extend_from_slice(&buffer[..n]),
+        }
+    }
+    true
+}

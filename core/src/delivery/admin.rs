@@ -171,7 +171,9 @@ impl Tenant {
         // the same list would each write it back with only their own new secret. (SQLite
         // has one writer, and the outbox one connection to it.)
         let read = match self.outbox.pool {
-            Pool::Sqlite(_) => "SELECT secrets FROM hookspec_subscriptions WHERE id = $1 AND owner = $2",
+            Pool::Sqlite(_) => {
+                "SELECT secrets FROM hookspec_subscriptions WHERE id = $1 AND owner = $2"
+            }
             Pool::Postgres(_) => {
                 "SELECT secrets FROM hookspec_subscriptions WHERE id = $1 AND owner = $2 FOR UPDATE"
             }
@@ -217,7 +219,11 @@ impl Tenant {
 
     /// Extends this tenant's subscription `id` to expire `lease` from now (Airtable's
     /// refresh).
-    pub async fn refresh(&self, id: &str, lease: Duration) -> Result<SubscriptionInfo, OutboxError> {
+    pub async fn refresh(
+        &self,
+        id: &str,
+        lease: Duration,
+    ) -> Result<SubscriptionInfo, OutboxError> {
         self.subscription(id).await?;
         let now = now_ms();
         on_pool!(&self.outbox.pool, |pool| {

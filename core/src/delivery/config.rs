@@ -9,6 +9,10 @@ use super::OutboxError;
 /// times this, and every one is a task and a socket.
 pub const MAX_CONCURRENCY: usize = 1 << 16;
 
+/// Time allowed, on top of the attempt, to record its outcome before its lease runs out (and
+/// for the claim's own round trip, which the lease already counts).
+pub const RECORDING_MARGIN: Duration = Duration::from_secs(1);
+
 /// How the dispatcher works. `Default` gives production values.
 #[derive(Clone, Debug)]
 pub struct DispatchConfig {
@@ -24,7 +28,8 @@ pub struct DispatchConfig {
     /// its share, and the other tenants' deliveries go on. A deployment with one tenant sets
     /// it to `concurrency`.
     pub per_tenant: Option<usize>,
-    /// Time allowed for one attempt, connection to response (default 15 s).
+    /// Time allowed for one attempt, from the DNS look-up of the target to the end of what is
+    /// read of the response (default 15 s). The lease must cover it: see `lease`.
     pub timeout: Duration,
     /// When to retry (default: the Standard Webhooks schedule).
     pub schedule: RetrySchedule,
@@ -33,7 +38,10 @@ pub struct DispatchConfig {
     /// A subscription failing continuously for longer is disabled (default 5 days).
     pub failure_threshold: Duration,
     /// How long a claim lasts: a dispatcher that dies loses its claims after this (default 60 s).
-    /// Longer than `timeout`, so that no other dispatcher takes a delivery over mid-attempt.
+    /// A claimed delivery may wait in memory for up to half the lease before its attempt
+    /// starts (then it goes back unattempted), so the lease must be at least
+    /// `2 × (timeout + `[`RECORDING_MARGIN`]`)`: that no dispatcher takes a delivery over while it
+    /// is being sent, or before its outcome is recorded.
     pub lease: Duration,
     /// How often to look for due work when nothing wakes the dispatcher (default 500 ms).
     pub poll_interval: Duration,
@@ -80,11 +88,18 @@ impl DispatchConfig {
         if self.timeout.is_zero() || self.poll_interval.is_zero() {
             return invalid("timeout and poll_interval must be longer than zero".into());
         }
-        // A claim must outlive the attempt it is for, or another dispatcher takes the
-        // delivery over while it is still being sent.
-        if self.lease <= self.timeout {
+        // A claim must outlive the attempt it is for, or another dispatcher (or this one)
+        // claims the delivery again and sends it while it is still being sent. The attempt
+        // may start as late as half the lease after the claim (`stale_after` in the
+        // dispatcher), then lasts up to `timeout`, and its outcome takes a moment to record.
+        let needed = self
+            .timeout
+            .saturating_add(RECORDING_MARGIN)
+            .saturating_mul(2);
+        if self.lease < needed {
             return invalid(format!(
-                "lease ({:?}) must be longer than timeout ({:?})",
+                "lease ({:?}) must cover the longest wait in memory (half the lease), timeout ({:?}) \
+                 and {RECORDING_MARGIN:?} to record the outcome: at least {needed:?}",
                 self.lease, self.timeout
             ));
         }
@@ -128,10 +143,31 @@ mod tests {
             ..base()
         });
         assert!(why.contains("poll_interval"), "{why}");
+        // A lease longer than the timeout is not enough: the attempt may start half a lease
+        // after the claim.
+        for lease in [15, 20, 31] {
+            let why = refused(DispatchConfig {
+                lease: Duration::from_secs(lease),
+                ..base()
+            });
+            assert_eq!(
+                why,
+                format!(
+                    "lease ({lease}s) must cover the longest wait in memory (half the lease), \
+                     timeout (15s) and 1s to record the outcome: at least 32s"
+                )
+            );
+        }
+        DispatchConfig {
+            lease: Duration::from_secs(32),
+            ..base()
+        }
+        .validate()
+        .unwrap();
         let why = refused(DispatchConfig {
-            lease: Duration::from_secs(15),
+            timeout: Duration::MAX,
             ..base()
         });
-        assert_eq!(why, "lease (15s) must be longer than timeout (15s)");
+        assert!(why.contains("at least"), "{why}");
     }
 }

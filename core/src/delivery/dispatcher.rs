@@ -15,6 +15,7 @@ use super::cursor::DueCursor;
 use super::lanes::Lanes;
 use super::outbox::{duration_ms, new_id, Outbox, StoredSecret};
 use super::retry::parse_retry_after;
+use super::sanitize::storable;
 use super::store::{now_ms, now_us, Finished, Job, Next, Outcome};
 use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
@@ -332,23 +333,18 @@ async fn claim_ahead(
 
 /// Records outcomes in batches: whatever finished while the previous batch was being written
 /// goes into the next transaction, so a busy dispatcher pays one commit for many attempts.
+/// A batch the database refuses is recorded in parts (`finish_apart`), so that one outcome
+/// it cannot take does not leave the others to be sent again.
 async fn record(shared: Arc<Shared>, mut results: mpsc::UnboundedReceiver<(Job, Outcome)>) {
     const BATCH: usize = 256;
     let mut batch = Vec::with_capacity(BATCH);
     while results.recv_many(&mut batch, BATCH).await > 0 {
-        match shared
-            .outbox
-            .bookkeeping
-            .finish(&shared.owner, &batch)
-            .await
-        {
-            Ok(finished) => {
-                for ((job, outcome), finished) in batch.iter().zip(finished) {
-                    shared.count(job, outcome, finished);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, attempts = batch.len(), "recording attempts failed; their deliveries will be retried when the leases expire")
+        let finished = (shared.outbox.bookkeeping)
+            .finish_apart(&shared.owner, &mut batch)
+            .await;
+        for ((job, outcome), finished) in batch.iter().zip(finished) {
+            if let Some(finished) = finished {
+                shared.count(job, outcome, finished);
             }
         }
         batch.clear();
@@ -468,31 +464,35 @@ impl Shared {
             Some(d) => Next::RetryAt(attempted_at + duration_ms(d)),
             None => Next::GiveUp,
         };
-        let request = match self.request(job, attempted_at / 1000).await {
-            Ok(request) => request,
-            Err(refused) => {
-                outcome.error = Some(refused);
-                outcome.next = retry(self.config.schedule.next_delay(made));
-                return outcome;
-            }
-        };
-        let response = tokio::time::timeout(self.config.timeout, async {
-            let response = request.send().await?;
+        // Everything up to the response's head, the DNS look-up of the target's host among it,
+        // takes place within the timeout: the lease is sized for an attempt that lasts at most
+        // that long (see `DispatchConfig::validate`).
+        let deadline = tokio::time::Instant::now() + self.config.timeout;
+        let head = tokio::time::timeout_at(deadline, async {
+            let request = self.request(job, attempted_at / 1000).await?;
+            let response = request.send().await.map_err(|e| describe(&e))?;
             let status = response.status();
             let retry_after = response
                 .headers()
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let excerpt = excerpt(response).await;
-            Ok::<_, reqwest::Error>((status, retry_after, excerpt))
+            Ok::<_, String>((response, status, retry_after))
         })
         .await;
+        // Once the head is in, the status decides: the body is only read for the log, for
+        // what is left of the time, and a body that stalls or breaks keeps what arrived.
+        let answer = match head {
+            Ok(Ok((response, status, retry_after))) => {
+                Ok((status, retry_after, excerpt(response, deadline).await))
+            }
+            Ok(Err(e)) => Err(storable(e.as_bytes(), ERROR_LIMIT)),
+            Err(_) => Err(format!("timed out after {:?}", self.config.timeout)),
+        };
         outcome.latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        match response {
-            Err(_) => outcome.error = Some(format!("timed out after {:?}", self.config.timeout)),
-            Ok(Err(e)) => outcome.error = Some(describe(&e)),
-            Ok(Ok((status, retry_after, excerpt))) => {
+        match answer {
+            Err(e) => outcome.error = Some(e),
+            Ok((status, retry_after, excerpt)) => {
                 outcome.status_code = Some(i64::from(status.as_u16()));
                 outcome.excerpt = excerpt;
                 if status.is_success() {
@@ -571,18 +571,25 @@ fn signer(secrets: &str, now: i64) -> Option<Signer> {
     Some(live.fold(Signer::new(first), Signer::with_secret))
 }
 
-/// The first bytes of a response body, for the attempt log.
-async fn excerpt(mut response: reqwest::Response) -> Option<String> {
+/// The longest error stored for an attempt: reqwest's messages may quote what the receiver
+/// sent (a bad status line, a header).
+const ERROR_LIMIT: usize = 2048;
+
+/// The first bytes of a response body, for the attempt log: what arrives by `deadline`.
+async fn excerpt(
+    mut response: reqwest::Response,
+    deadline: tokio::time::Instant,
+) -> Option<String> {
     const LIMIT: usize = 1024;
     let mut bytes = Vec::new();
     while bytes.len() < LIMIT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => bytes.extend_from_slice(&chunk),
             _ => break,
         }
     }
     bytes.truncate(LIMIT);
-    (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())
+    (!bytes.is_empty()).then(|| storable(&bytes, LIMIT))
 }
 
 fn describe(error: &reqwest::Error) -> String {

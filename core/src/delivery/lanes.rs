@@ -372,7 +372,11 @@ pub(crate) mod tests {
             .filter_map(|j| lanes.admit(j))
             .map(|j| j.delivery)
             .collect();
-        assert_eq!(admitted, vec![1, 2, 5], "tenant a holds two slots, b is not held");
+        assert_eq!(
+            admitted,
+            vec![1, 2, 5],
+            "tenant a holds two slots, b is not held"
+        );
         assert!(lanes.next_parked("a3").is_none(), "a is still at its limit");
         assert_eq!(
             lanes.leave("a1", "a"),

@@ -25,12 +25,13 @@ mod outbox;
 mod publish;
 mod redeliver;
 mod retry;
+mod sanitize;
 mod ssrf;
 mod store;
 mod tenant;
 
 pub use admin::{StoredPayload, SubscriptionUpdate};
-pub use config::{DispatchConfig, MAX_CONCURRENCY};
+pub use config::{DispatchConfig, MAX_CONCURRENCY, RECORDING_MARGIN};
 pub use dispatcher::{Dispatcher, DispatcherHandle, Metrics};
 pub use filter::{Filter, FilterError};
 pub use outbox::{

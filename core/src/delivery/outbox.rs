@@ -9,8 +9,8 @@ use tokio::sync::Notify;
 
 use super::config::DispatchConfig;
 use super::dispatcher::Dispatcher;
-use super::redeliver::attempt;
 use super::publish::{new_message, store_message, Audience, PUBLISH_POSTGRES, PUBLISH_SQLITE};
+use super::redeliver::attempt;
 use super::ssrf::SsrfPolicy;
 use super::store::{now_ms, on_pool, Pool};
 use super::tenant::Tenant;
@@ -391,9 +391,7 @@ impl Outbox {
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value)?;
         match tx.connection() {
-            Connection::Sqlite(conn) => {
-                store_message!(conn, &message, audience, &PUBLISH_SQLITE)?
-            }
+            Connection::Sqlite(conn) => store_message!(conn, &message, audience, &PUBLISH_SQLITE)?,
             Connection::Postgres(conn) => {
                 store_message!(conn, &message, audience, &PUBLISH_POSTGRES)?
             }

@@ -234,7 +234,6 @@ impl Tenant {
     }
 }
 
-
 /// A foreign key violation from queueing a delivery for subscription `id`, deleted meanwhile,
 /// as the subscription not found.
 fn subscription_gone(error: OutboxError, id: &str) -> OutboxError {

@@ -1,6 +1,7 @@
 //! The SSRF guard: webhook targets are user-supplied URLs, so by default they may not reach
 //! loopback, private, link-local (the cloud metadata address 169.254.169.254 among them),
-//! unique-local, multicast, unspecified or reserved addresses, nor IPv4-mapped forms of those.
+//! unique-local, site-local, multicast, unspecified or reserved addresses, nor IPv4-mapped or
+//! NAT64 forms of those, nor the 6to4 and Teredo tunnels (which reach IPv4 addresses).
 //! Checked after DNS resolution (a custom resolver for the HTTP client) and for IP literals
 //! (which the HTTP client never resolves, so they are checked before each request).
 
@@ -120,10 +121,11 @@ impl SsrfPolicy {
         if addrs.is_empty() {
             return Err(format!("the host of `{url}` resolves to no address"));
         }
-        if let Some(refused) = addrs.iter().find(|a| !self.permits(a.ip())) {
+        // The message reaches whoever gave the URL (the management API answers with it), so
+        // it does not say which internal address the name resolved to.
+        if addrs.iter().any(|a| !self.permits(a.ip())) {
             return Err(format!(
-                "`{url}` resolves to {}, a non-public address; webhooks are not sent there unless the outbox's SSRF policy allows it",
-                refused.ip()
+                "`{url}` resolves to a non-public address; webhooks are not sent there unless the outbox's SSRF policy allows it"
             ));
         }
         Ok(url)
@@ -174,6 +176,12 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] & 0xffc0) == 0xfe80         // link local fe80::/10
         || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
         || (segments[0] == 0x64 && segments[1] == 0xff9b && !is_public_v4(embedded_v4(ip)))
+        || (segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1) // local-use NAT64
+        // Tunnels that reach IPv4 (6to4 2002::/16, Teredo 2001::/32): refused whole rather
+        // than decoded, as no webhook receiver needs them.
+        || segments[0] == 0x2002
+        || (segments[0] == 0x2001 && segments[1] == 0)
+        || (segments[0] & 0xffc0) == 0xfec0         // site local fec0::/10, deprecated
         || segments[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible, deprecated
 }
 
@@ -239,6 +247,12 @@ mod tests {
             "::ffff:169.254.169.254",
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
+            "64:ff9b:1::808:808",
+            "2002:7f00:1::1",
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "fec0::1",
+            "feff::1",
         ] {
             assert!(
                 !policy.permits(refused.parse().unwrap()),
@@ -250,6 +264,9 @@ mod tests {
             "8.8.8.8",
             "2606:4700:4700::1111",
             "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2001:4860:4860::8888",
+            "2003::1",
         ] {
             assert!(
                 policy.permits(allowed.parse().unwrap()),
@@ -287,6 +304,15 @@ mod tests {
             let err = policy.check_url(url).await.unwrap_err();
             assert!(err.contains(why), "{url}: {err}");
         }
+        // The address a name resolved to stays inside: the caller sees its own URL only.
+        let err = policy
+            .check_url("http://localhost:1/hook")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "`http://localhost:1/hook` resolves to a non-public address; webhooks are not sent there unless the outbox's SSRF policy allows it"
+        );
         assert!(policy
             .clone()
             .allow("127.0.0.1")

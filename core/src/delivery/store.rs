@@ -16,6 +16,7 @@ use super::OutboxError;
 mod cleanup;
 mod lists;
 mod rate;
+mod split;
 
 use lists::{finish_successes_on_postgres, SuccessBatch};
 pub(crate) use rate::now_us;
@@ -460,7 +461,6 @@ const DISABLE_FAILING: &str = "UPDATE hookspec_subscriptions \
     WHERE id = $2 AND enabled AND failing_since < $3";
 
 /// A claimed delivery with its message and subscription.
-#[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) delivery: i64,
     pub(crate) attempts: i64,
@@ -478,6 +478,27 @@ pub(crate) struct Job {
     pub(crate) rate_limit: Option<i64>,
     /// When this dispatcher claimed it: held past half its lease, it goes back unattempted.
     pub(crate) claimed_at: std::time::Instant,
+}
+
+/// Written out so that the subscription's signing secrets never reach a log.
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("delivery", &self.delivery)
+            .field("attempts", &self.attempts)
+            .field("due_at", &self.due_at)
+            .field("message_id", &self.message_id)
+            .field("event", &self.event)
+            .field("method", &self.method)
+            .field("payload", &self.payload)
+            .field("subscription_id", &self.subscription_id)
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .field("secrets", &"<redacted>")
+            .field("rate_limit", &self.rate_limit)
+            .field("claimed_at", &self.claimed_at)
+            .finish()
+    }
 }
 
 impl Job {
@@ -560,4 +581,22 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_output_redacts_the_secrets() {
+        let mut job = crate::delivery::lanes::tests::job(7, "sub_1");
+        job.secrets = r#"[{"secret":"whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}]"#.into();
+        for shown in [format!("{job:?}"), format!("{job:#?}")] {
+            assert!(!shown.contains("whsec_"), "{shown}");
+            assert!(!shown.contains("c2VjcmV0"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+            assert!(
+                shown.contains("sub_1") && shown.contains("msg_7"),
+                "{shown}"
+            );
+        }
+    }
 }

@@ -6,8 +6,7 @@ use serde::Serialize;
 
 use super::filter::Filter;
 use super::outbox::{
-    duration_ms, new_id, CreatedSubscription, Outbox, OutboxTransaction, StoredSecret,
-    Subscription,
+    duration_ms, new_id, CreatedSubscription, Outbox, OutboxTransaction, StoredSecret, Subscription,
 };
 use super::publish::{check_event_names, Audience};
 use super::store::{now_ms, on_pool, Pool};
@@ -81,7 +80,9 @@ impl Tenant {
         W::Payload: Serialize,
     {
         let tenant = self.checked()?;
-        self.outbox.store::<W>(Audience::Tenant(tenant), payload).await
+        self.outbox
+            .store::<W>(Audience::Tenant(tenant), payload)
+            .await
     }
 
     /// Publishes in your transaction, so the event is stored if and only if your business
@@ -163,7 +164,12 @@ impl Tenant {
                 .bind(serde_json::to_string(&subscription.events)?)
                 .bind(&subscription.filter)
                 .bind(&subscription.description)
-                .bind(subscription.metadata.as_ref().map(serde_json::Value::to_string))
+                .bind(
+                    subscription
+                        .metadata
+                        .as_ref()
+                        .map(serde_json::Value::to_string),
+                )
                 .bind(secrets)
                 .bind(subscription.rate_limit.map(i64::from))
                 .bind(expires_at)

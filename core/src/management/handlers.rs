@@ -15,7 +15,8 @@ use utoipa_axum::routes;
 
 use super::{Api, ApiError, ErrorBody, Principal, READ, WRITE};
 use crate::delivery::{
-    Attempt, StoredPayload, Subscription, SubscriptionInfo, SubscriptionUpdate, Tenant, REPLAY_LIMIT,
+    Attempt, StoredPayload, Subscription, SubscriptionInfo, SubscriptionUpdate, Tenant,
+    REPLAY_LIMIT,
 };
 
 pub(super) fn routes() -> OpenApiRouter<Api> {

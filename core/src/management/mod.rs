@@ -132,9 +132,11 @@ impl From<OutboxError> for ApiError {
                 "forbidden",
                 "this token names no valid tenant",
             ),
-            OutboxError::TooManySubscriptions { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "too_many_subscriptions", error.to_string())
-            }
+            OutboxError::TooManySubscriptions { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_subscriptions",
+                error.to_string(),
+            ),
             OutboxError::Filter(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_filter",
