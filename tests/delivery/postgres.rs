@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use hookspec::delivery::{DispatchConfig, Outbox, OutboxError, Subscription};
 
-use super::support::{self, drained, Receiver};
+use super::support::{self, drained, fast_config, Receiver};
 use super::{entity_changed, event};
 use crate::support::TENANT;
 
@@ -63,10 +63,19 @@ async fn two_dispatchers_deliver_10_000_events_none_lost_none_twice() {
     assert_eq!(per_id.len(), EVENTS, "none lost");
     let twice: Vec<_> = per_id.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "claimed twice: {twice:?}");
-    let (sent_a, sent_b) = (
-        a.metrics().sent.load(Ordering::Relaxed),
-        b.metrics().sent.load(Ordering::Relaxed),
-    );
+    // The counters move just after the outcomes are committed.
+    let mut tries = 0;
+    let (sent_a, sent_b) = loop {
+        let sent = (
+            a.metrics().sent.load(Ordering::Relaxed),
+            b.metrics().sent.load(Ordering::Relaxed),
+        );
+        if sent.0 + sent.1 >= EVENTS as u64 || tries == 200 {
+            break sent;
+        }
+        tries += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
     assert_eq!(sent_a + sent_b, EVENTS as u64);
     assert!(
         sent_a > 0 && sent_b > 0,
@@ -123,6 +132,11 @@ async fn resending_a_message_purged_meanwhile_is_not_found() {
     let sub = backend.subscribe(&receiver).await;
     let owner = backend.outbox.subscription(&sub.id).await.unwrap().tenant;
     let message = backend.publish_task().await;
+    // Delivered first, as purge deletes only messages with nothing pending (and a resend of
+    // a message still pending queues nothing).
+    let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
+    drained(&backend.outbox, Duration::from_secs(10)).await;
+    dispatcher.shutdown().await;
     // The message is deleted in a transaction that stays open while it is resent: the
     // resend still sees it queued, then waits for the message's row.
     let pool = sqlx::PgPool::connect(&backend.url).await.unwrap();

@@ -203,13 +203,7 @@ async fn continuous_failure_past_the_threshold_disables() {
         }
         let info = backend.outbox.subscription(&sub.id).await.unwrap();
         assert_eq!(info.disabled_reason.as_deref(), Some("failing"));
-        assert_eq!(
-            dispatcher
-                .metrics()
-                .disabled
-                .load(std::sync::atomic::Ordering::Relaxed),
-            1
-        );
+        assert_eq!(support::counted(&dispatcher.metrics().disabled, 1).await, 1);
         backend.outbox.enable(&sub.id).await.unwrap();
         let info = backend.outbox.subscription(&sub.id).await.unwrap();
         assert!(info.enabled && info.failing_since.is_none());
@@ -291,13 +285,7 @@ async fn every_attempt_uses_the_schedule_then_gives_up() {
         assert!(gap >= wanted, "gap {i}: {gap} ms, scheduled {wanted} ms");
     }
     let metrics = dispatcher.metrics();
-    assert_eq!(
-        metrics.retried.load(std::sync::atomic::Ordering::Relaxed),
-        3
-    );
-    assert_eq!(
-        metrics.given_up.load(std::sync::atomic::Ordering::Relaxed),
-        1
-    );
+    assert_eq!(support::counted(&metrics.retried, 3).await, 3);
+    assert_eq!(support::counted(&metrics.given_up, 1).await, 1);
     dispatcher.shutdown().await;
 }

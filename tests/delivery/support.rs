@@ -240,6 +240,20 @@ impl Backend {
     }
 }
 
+/// A dispatcher's counter once it reaches `expected` (or what it holds after a second): the
+/// counters move just after the outcomes are committed, so a test that saw the database
+/// settle may read them a moment early.
+pub async fn counted(counter: &std::sync::atomic::AtomicU64, expected: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let now = counter.load(std::sync::atomic::Ordering::Relaxed);
+        if now >= expected || Instant::now() >= deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Waits until no delivery is pending (or panics after `limit`).
 pub async fn drained(outbox: &Outbox, limit: Duration) -> (i64, i64, i64) {
     let deadline = Instant::now() + limit;
