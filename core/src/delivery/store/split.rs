@@ -104,7 +104,7 @@ mod tests {
     /// A fresh database on the server `HOOKSPEC_TEST_DATABASE_URL` points at, if set.
     async fn poisoned_postgres() -> Option<Pool> {
         let server = std::env::var("HOOKSPEC_TEST_DATABASE_URL").ok()?;
-        let name = format!("hookspec_split_{}", rand::random::<u32>());
+        let name = format!("hookspec_test_split_{}", rand::random::<u32>());
         let admin = sqlx::PgPool::connect(&server).await.unwrap();
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&admin)
