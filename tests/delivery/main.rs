@@ -1,5 +1,6 @@
 //! Delivery against real HTTP receivers on loopback and real databases: SQLite always,
-//! PostgreSQL when `HOOKSPEC_TEST_DATABASE_URL` is set (`.ci/run` sets it).
+//! PostgreSQL when it is reachable (`HOOKSPEC_TEST_DATABASE_URL`, else 127.0.0.1:5432; a skip
+//! says so on the terminal, and `.ci/run` fails instead).
 
 mod hostile;
 mod kill;

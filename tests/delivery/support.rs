@@ -169,7 +169,8 @@ impl Backend {
     }
 }
 
-/// A fresh SQLite outbox, and a fresh PostgreSQL one when `HOOKSPEC_TEST_DATABASE_URL` is set.
+/// A fresh SQLite outbox, and a fresh PostgreSQL one when PostgreSQL is reachable (see
+/// `hookspec_tests::services`).
 pub async fn backends() -> Vec<Backend> {
     let mut backends = vec![sqlite().await];
     if let Some(pg) = postgres().await {
@@ -195,7 +196,7 @@ pub fn new_sqlite_url() -> String {
     format!("sqlite://{}", dir.join("outbox.db").display())
 }
 
-/// A new outbox on the server `HOOKSPEC_TEST_DATABASE_URL` points at.
+/// A new outbox on the test PostgreSQL server, if one is reachable.
 pub async fn postgres() -> Option<Backend> {
     let url = new_postgres_database().await?;
     let outbox = Outbox::postgres(&url)
@@ -209,19 +210,19 @@ pub async fn postgres() -> Option<Backend> {
     })
 }
 
-/// The URL of a new, empty database on the server `HOOKSPEC_TEST_DATABASE_URL` points at.
+/// The URL of a new, empty database on the test PostgreSQL server, if one is reachable.
 pub async fn new_postgres_database() -> Option<String> {
-    let server = std::env::var("HOOKSPEC_TEST_DATABASE_URL").ok()?;
+    let server = hookspec_tests::services::postgres_server()?;
     let name = format!("hookspec_test_{}", rand::random::<u32>());
-    let admin = sqlx::PgPool::connect(&server)
+    let admin = sqlx::PgPool::connect(server)
         .await
-        .expect("connect to HOOKSPEC_TEST_DATABASE_URL");
+        .expect("connect to the test PostgreSQL server");
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&admin)
         .await
         .unwrap();
     admin.close().await;
-    let mut url = reqwest::Url::parse(&server).unwrap();
+    let mut url = reqwest::Url::parse(server).unwrap();
     url.set_path(&name);
     Some(url.to_string())
 }
