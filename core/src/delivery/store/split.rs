@@ -107,7 +107,12 @@ mod tests {
     async fn poisoned_postgres() -> Option<Pool> {
         let server = std::env::var("HOOKSPEC_TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let admin = match sqlx::PgPool::connect(&server).await {
+        // A refused connection is retried until the pool's timeout: a short one, to skip fast.
+        let admin = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(std::time::Duration::from_secs(2))
+            .connect(&server)
+            .await;
+        let admin = match admin {
             Ok(admin) => admin,
             Err(e) if std::env::var_os("HOOKSPEC_REQUIRE_SERVICES").is_none() => {
                 use std::io::Write;
