@@ -9,6 +9,7 @@ mod postgres;
 mod records;
 mod retries;
 mod support;
+mod tenants;
 mod upgrade;
 
 use std::sync::Arc;

@@ -278,11 +278,15 @@ fn assert_documented(body: &[u8]) {
         hookspec::OpenApiBuilder::new("Delivered", "1")
             .webhook(hookspec::WebhookGateway::new(super::entity_changed))
             .webhook(hookspec::WebhookGateway::new(super::other_event))
+            // The management API's test event, which tenants.rs sends.
+            .webhook(hookspec::WebhookGateway::new(
+                hookspec::management::webhook_test,
+            ))
             .build()
             .unwrap()
     });
     let value: serde_json::Value = serde_json::from_slice(body).expect("a JSON body");
-    let documented = ["EntityEvent", "Status"]
+    let documented = ["EntityEvent", "Status", "TestEvent"]
         .iter()
         .any(|schema| hookspec_tests::schema_errors(doc, schema, &value).is_empty());
     assert!(

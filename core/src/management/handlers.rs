@@ -54,10 +54,14 @@ impl FromRequestParts<Api> for Caller {
 }
 
 impl Caller {
-    /// The caller's tenant, if the caller holds `scope`.
+    /// The caller's tenant, if the caller holds `scope` and its owner can name a tenant.
     fn may(&self, api: &Api, scope: &str) -> Result<Tenant, ApiError> {
         if self.0.scopes.iter().any(|s| s == scope) {
-            return Ok(api.outbox.tenant(&self.0.owner));
+            let tenant = api.outbox.tenant(&self.0.owner);
+            // Checked here, not only where a tenant's rows are read, so that a token naming
+            // no one (an empty owner) may do nothing at all, the event catalogue included.
+            tenant.checked()?;
+            return Ok(tenant);
         }
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
