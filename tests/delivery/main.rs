@@ -1,6 +1,7 @@
 //! Delivery against real HTTP receivers on loopback and real databases: SQLite always,
 //! PostgreSQL when `HOOKSPEC_TEST_DATABASE_URL` is set (`.ci/run` sets it).
 
+mod fairness;
 mod hostile;
 mod kill;
 mod leases;
