@@ -5,6 +5,7 @@ mod fairness;
 mod hostile;
 mod kill;
 mod leases;
+mod limits;
 mod postgres;
 mod records;
 mod retries;
