@@ -231,6 +231,48 @@ async fn replay_and_resend_queue_nothing_that_is_still_pending() {
     }
 }
 
+#[tokio::test]
+async fn concurrent_replays_and_resends_on_postgres_queue_each_message_once() {
+    let Some(backend) = support::postgres().await else {
+        eprintln!("HOOKSPEC_TEST_DATABASE_URL is not set: this PostgreSQL test has nothing to run against");
+        return;
+    };
+    let receiver = Receiver::answering(StatusCode::OK).await;
+    let id = backend.subscribe(&receiver).await.id;
+    let mut messages = Vec::new();
+    for _ in 0..5 {
+        messages.push(backend.publish_task().await);
+    }
+    let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
+    drained(&backend.outbox, WAIT).await;
+    dispatcher.shutdown().await;
+    // Two handles, as two processes (or two API servers) would have: each call checks
+    // what is pending in the database, where the calls race.
+    let second = Outbox::postgres(&backend.url)
+        .await
+        .unwrap()
+        .ssrf_policy(support::loopback());
+    let calls: Vec<_> = (0..20)
+        .map(|n| {
+            let outbox = if n % 2 == 0 { &backend.outbox } else { &second }.clone();
+            let (id, message) = (id.clone(), messages[0].clone());
+            tokio::spawn(async move {
+                let tenant = outbox.tenant(TENANT);
+                if n < 10 {
+                    tenant.replay(&id, 0).await.unwrap()
+                } else {
+                    tenant.resend(&id, &message).await.unwrap();
+                    0
+                }
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap();
+    }
+    assert_eq!(pending(&backend, &id).await, 5, "each message queued once");
+}
+
 /// Publishes `n` events for [`TENANT`] in one transaction of the test's own: a thousand
 /// commits would take most of the test's time.
 async fn publish_many(backend: &Backend, n: usize) {
