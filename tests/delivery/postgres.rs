@@ -123,6 +123,15 @@ async fn resending_a_message_purged_meanwhile_is_not_found() {
     let sub = backend.subscribe(&receiver).await;
     let owner = backend.outbox.subscription(&sub.id).await.unwrap().tenant;
     let message = backend.publish_task().await;
+    // Delivered first: a delivery still pending would make the resend a no-op (nothing is
+    // queued twice), which returns before it ever meets the purge.
+    let dispatcher = backend
+        .outbox
+        .dispatcher(support::fast_config())
+        .unwrap()
+        .spawn();
+    drained(&backend.outbox, Duration::from_secs(10)).await;
+    dispatcher.shutdown().await;
     // The message is deleted in a transaction that stays open while it is resent: the
     // resend still sees it queued, then waits for the message's row.
     let pool = sqlx::PgPool::connect(&backend.url).await.unwrap();
