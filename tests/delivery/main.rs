@@ -2,9 +2,11 @@
 //! PostgreSQL when it is reachable (`HOOKSPEC_TEST_DATABASE_URL`, else 127.0.0.1:5432; a skip
 //! says so on the terminal, and `.ci/run` fails instead).
 
+mod fairness;
 mod hostile;
 mod kill;
 mod leases;
+mod limits;
 mod postgres;
 mod records;
 mod retries;
@@ -331,10 +333,12 @@ async fn a_slow_receiver_does_not_delay_the_others() {
         let fast = Receiver::answering(StatusCode::OK).await;
         backend.subscribe(&slow).await;
         backend.subscribe(&fast).await;
+        // Both subscriptions are one tenant's: the tenant's share (a quarter of 8 by
+        // default) would be the slow one's two slots, and the fast one would wait for them.
+        // This is about subscriptions, so the tenant may use every slot.
         let config = DispatchConfig {
             per_subscription: 2,
             concurrency: 8,
-            // Both subscriptions are one tenant's: it may use every slot.
             per_tenant: Some(8),
             timeout: Duration::from_secs(5),
             lease: Duration::from_secs(12),

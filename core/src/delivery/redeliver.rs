@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::outbox::{new_id, Attempt};
-use super::store::{is_sql_state, now_ms, on_pool, FOREIGN_KEY_VIOLATION};
+use super::store::{is_sql_state, now_ms, on_pool, Pool, FOREIGN_KEY_VIOLATION};
 use super::tenant::Tenant;
 use super::OutboxError;
 
@@ -15,6 +15,14 @@ pub const REPLAY_LIMIT: u64 = 1000;
 
 /// The most attempts [`Tenant::attempts`] returns at once.
 pub const ATTEMPTS_LIMIT: u32 = 100;
+
+/// Taken on PostgreSQL, for its transaction, by whatever queues a subscription's messages
+/// again (keyed by the subscription id). `not_pending!` alone does not stop two calls at
+/// once: at READ COMMITTED neither sees the other's uncommitted delivery, so both queue the
+/// message. The second now waits, and its statement then sees what the first committed.
+/// (SQLite has one writer, and the outbox one connection to it.) Seed 1 keeps these keys
+/// apart from the tenants' subscribe lock (seed 0).
+const QUEUE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))";
 
 /// No pending delivery of message `$message` to subscription `$subscription` exists yet: what
 /// is still to be sent is not queued twice.
@@ -125,16 +133,25 @@ impl Tenant {
             " AND ",
             not_pending!("m.id", "$2")
         );
+        let postgres = matches!(self.outbox.pool, Pool::Postgres(_));
         let added = on_pool!(&self.outbox.pool, |pool| {
-            sqlx::query(sql)
-                .bind(message)
-                .bind(id)
-                .bind(now_ms())
-                .bind(&self.name)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-                .map_err(OutboxError::from)
+            async {
+                let mut tx = pool.begin().await?;
+                if postgres {
+                    sqlx::query(QUEUE_LOCK).bind(id).execute(&mut *tx).await?;
+                }
+                let added = sqlx::query(sql)
+                    .bind(message)
+                    .bind(id)
+                    .bind(now_ms())
+                    .bind(&self.name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok::<u64, OutboxError>(added)
+            }
+            .await
         });
         // The message or the subscription deleted meanwhile fails the foreign key.
         let added = match added {
@@ -193,16 +210,23 @@ impl Tenant {
             not_pending!("m.id", "$1"),
             " ORDER BY m.created_at, m.id LIMIT $5"
         );
+        let postgres = matches!(self.outbox.pool, Pool::Postgres(_));
         on_pool!(&self.outbox.pool, |pool| {
-            Ok(sqlx::query(sql)
+            let mut tx = pool.begin().await?;
+            if postgres {
+                sqlx::query(QUEUE_LOCK).bind(id).execute(&mut *tx).await?;
+            }
+            let queued = sqlx::query(sql)
                 .bind(id)
                 .bind(now_ms())
                 .bind(since)
                 .bind(&self.name)
                 .bind(REPLAY_LIMIT as i64)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected())
+                .rows_affected();
+            tx.commit().await?;
+            Ok(queued)
         })
     }
 
