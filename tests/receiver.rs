@@ -220,7 +220,7 @@ fn interop_with_the_python_standardwebhooks_package() {
     let secret = Secret::generate();
     let (id, ts, body) = ("msg_interop", now(), r#"{"amount": 7}"#);
     let ours = Signer::new(secret.clone()).sign(id, ts, body.as_bytes());
-    let verify = std::process::Command::new(&python)
+    let verify = std::process::Command::new(python)
         .args([
             script,
             "verify",
@@ -238,7 +238,7 @@ fn interop_with_the_python_standardwebhooks_package() {
         String::from_utf8_lossy(&verify.stderr)
     );
 
-    let sign = std::process::Command::new(&python)
+    let sign = std::process::Command::new(python)
         .args([script, "sign", &secret.expose(), id, &ts.to_string(), body])
         .output()
         .unwrap();
