@@ -9,55 +9,35 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use hookspec::delivery::{
-    DispatchConfig, Outbox, OutboxError, RetrySchedule, Subscription, REPLAY_LIMIT,
+    DispatchConfig, Outbox, OutboxError, OutboxTransaction, RetrySchedule, Subscription,
+    REPLAY_LIMIT,
 };
 use hookspec::management::{BearerTokens, READ, WRITE};
-use hookspec::{App, WebhookGateway};
 use serde_json::{json, Value};
 
 use super::support::{self, backends, drained, fast_config, Backend, Receiver, TENANT};
 use super::{entity_changed, event, WAIT};
 
-/// The management API over `outbox`, on an ephemeral port, for one token of [`TENANT`].
-struct Api {
-    base: String,
-    client: reqwest::Client,
-}
+/// The management API over `outbox` (the tenant matrix's client), for one token of
+/// [`TENANT`], answering bare status codes.
+struct Api(crate::tenants::calls::Api);
 
 impl Api {
     async fn start(outbox: &Outbox) -> Api {
         let tokens = BearerTokens::new().token("token", TENANT, &[READ, WRITE]);
-        let app = App::new("Delivered", "1")
-            .webhook(WebhookGateway::new(entity_changed))
-            .webhook_management(outbox.clone(), tokens);
-        let bound = app.bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", bound.local_addr().unwrap());
-        tokio::spawn(bound.run_until(std::future::pending()));
-        Api {
-            base,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth("token");
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        Api(crate::tenants::calls::Api::start(outbox, tokens).await)
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
+        let (status, body) = (self.0)
+            .call(reqwest::Method::POST, path, "token", Some(&body))
+            .await;
+        (status.as_u16(), body)
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
+        let (status, body) = self.0.call(reqwest::Method::GET, path, "token", None).await;
+        (status.as_u16(), body)
     }
 }
 
@@ -285,31 +265,29 @@ async fn concurrent_replays_and_resends_on_postgres_queue_each_message_once() {
 /// Publishes `n` events for [`TENANT`] in one transaction of the test's own: a thousand
 /// commits would take most of the test's time.
 async fn publish_many(backend: &Backend, n: usize) {
+    if backend.name == "sqlite" {
+        publish_in_one_tx::<sqlx::Sqlite>(backend, n).await;
+    } else {
+        publish_in_one_tx::<sqlx::Postgres>(backend, n).await;
+    }
+}
+
+async fn publish_in_one_tx<DB: sqlx::Database>(backend: &Backend, n: usize)
+where
+    for<'t> sqlx::Transaction<'t, DB>: OutboxTransaction,
+{
     let tenant = backend.outbox.tenant(TENANT);
     let payload = event("Task", "import", "1", "");
-    if backend.name == "sqlite" {
-        let pool = sqlx::SqlitePool::connect(&backend.url).await.unwrap();
-        let mut tx = pool.begin().await.unwrap();
-        for _ in 0..n {
-            tenant
-                .publish_in_tx::<entity_changed>(&mut tx, &payload)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&backend.url).await.unwrap();
-        let mut tx = pool.begin().await.unwrap();
-        for _ in 0..n {
-            tenant
-                .publish_in_tx::<entity_changed>(&mut tx, &payload)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
-        pool.close().await;
+    let pool = sqlx::Pool::<DB>::connect(&backend.url).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    for _ in 0..n {
+        tenant
+            .publish_in_tx::<entity_changed>(&mut tx, &payload)
+            .await
+            .unwrap();
     }
+    tx.commit().await.unwrap();
+    pool.close().await;
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use hookspec::signing::{Secret, Verifier};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-mod calls;
+pub(crate) mod calls;
 
 use crate::support::{backends, fast_config, Backend, Receiver};
 use crate::{entity_changed, event, other_event, EntityEvent, Status, WAIT};

@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 use crate::{entity_changed, other_event};
 
 /// The management API mounted on an outbox, called over real HTTP.
-pub(super) struct Api {
+pub(crate) struct Api {
     base: String,
     client: reqwest::Client,
 }
 
 impl Api {
-    pub(super) async fn start(outbox: &Outbox, tokens: BearerTokens) -> Api {
+    pub(crate) async fn start(outbox: &Outbox, tokens: BearerTokens) -> Api {
         let app = App::new("Tenants", "1")
             .webhook(WebhookGateway::new(entity_changed))
             .webhook(WebhookGateway::new(other_event))
@@ -30,7 +30,7 @@ impl Api {
         }
     }
 
-    pub(super) async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
