@@ -12,7 +12,7 @@ use hookspec::delivery::{Attempt, DispatchConfig, Subscription, RECORDING_MARGIN
 use tokio::io::AsyncWriteExt;
 
 use super::support::{backends, fast_config, RawReceiver, Receiver};
-use super::{entity_changed, event, WAIT};
+use super::WAIT;
 use crate::support::TENANT;
 
 /// Events published per case: their outcomes finish together and are recorded in batches.
@@ -64,16 +64,7 @@ where
             .unwrap();
         let good = backend.subscribe(&healthy).await;
         let dispatcher = outbox.dispatcher(config()).unwrap().spawn();
-        let mut published = Vec::new();
-        for i in 0..EVENTS {
-            published.push(
-                outbox
-                    .tenant(TENANT)
-                    .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
-                    .await
-                    .unwrap(),
-            );
-        }
+        let published = backend.publish_tasks(EVENTS).await;
         healthy.wait_for(EVENTS, WAIT).await;
         // Past a lease: whatever went unrecorded has been claimed and sent again by now.
         tokio::time::sleep(config().lease + Duration::from_millis(700)).await;

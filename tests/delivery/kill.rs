@@ -9,8 +9,6 @@ use std::time::Duration;
 use axum::http::StatusCode;
 
 use super::support::{self, drained, Receiver};
-use super::{entity_changed, event};
-use crate::support::TENANT;
 
 fn child(url: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dispatch-child"))
@@ -30,17 +28,7 @@ async fn a_killed_dispatcher_loses_nothing() {
         }))
         .await;
         backend.subscribe(&receiver).await;
-        let mut published = HashSet::new();
-        for i in 0..400 {
-            published.insert(
-                backend
-                    .outbox
-                    .tenant(TENANT)
-                    .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
-                    .await
-                    .unwrap(),
-            );
-        }
+        let published: HashSet<String> = backend.publish_tasks(400).await.into_iter().collect();
         let mut first = child(&backend.url);
         receiver.wait_for(60, Duration::from_secs(30)).await;
         first.kill().expect("SIGKILL the dispatcher"); // std's kill is SIGKILL on Unix

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode};
 use hookspec::delivery::{DispatchConfig, Subscription, RECORDING_MARGIN};
 
 use super::support::{backends, drained, fast_config};
-use super::{entity_changed, event};
 use crate::support::TENANT;
 
 /// Each request's `webhook-id`, start and end.
@@ -61,16 +60,8 @@ async fn no_delivery_is_attempted_twice_at_once() {
             .subscribe(Subscription::new(&url))
             .await
             .unwrap();
-        let mut published = HashSet::new();
-        for i in 0..MESSAGES {
-            published.insert(
-                outbox
-                    .tenant(TENANT)
-                    .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
-                    .await
-                    .unwrap(),
-            );
-        }
+        let published: HashSet<String> =
+            backend.publish_tasks(MESSAGES).await.into_iter().collect();
         // Two dispatchers on the same outbox, each sending one at a time to the receiver
         // and holding the rest of its claims in memory.
         let first = outbox.dispatcher(config.clone()).unwrap().spawn();

@@ -4,7 +4,6 @@
 //! library and, where the management API exposes it, through the API.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -353,15 +352,7 @@ async fn the_attempts_of_a_message_come_in_pages_each_once_in_order() {
         // most fast_config's schedule makes.
         let mut receivers = Vec::new();
         for _ in 0..3 {
-            let receiver = Receiver::start(Arc::new(|n| {
-                let status = if n < 2 {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::OK
-                };
-                (status, Vec::new(), Duration::ZERO)
-            }))
-            .await;
+            let receiver = Receiver::failing_first(2).await;
             tenant
                 .subscribe(Subscription::new(&receiver.url))
                 .await

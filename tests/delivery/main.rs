@@ -81,17 +81,7 @@ async fn delivers_signed_bodies_that_match_the_document() {
         let secret = created.secret.expose();
         assert!(secret.starts_with("whsec_"), "{secret}");
         let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
-        let mut ids = Vec::new();
-        for i in 0..3 {
-            ids.push(
-                backend
-                    .outbox
-                    .tenant(TENANT)
-                    .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
-                    .await
-                    .unwrap(),
-            );
-        }
+        let ids = backend.publish_tasks(3).await;
         let got = receiver.wait_for(3, WAIT).await;
         let independent = standardwebhooks::Webhook::new(&secret).unwrap();
         let ours = Verifier::new(Secret::parse(&secret).unwrap());
@@ -345,14 +335,7 @@ async fn a_slow_receiver_does_not_delay_the_others() {
             ..fast_config()
         };
         let dispatcher = backend.outbox.dispatcher(config).unwrap().spawn();
-        for i in 0..20 {
-            backend
-                .outbox
-                .tenant(TENANT)
-                .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
-                .await
-                .unwrap();
-        }
+        backend.publish_tasks(20).await;
         fast.wait_for(20, Duration::from_secs(3)).await;
         assert!(
             slow.received().len() <= 6,
@@ -374,14 +357,7 @@ async fn a_rate_limit_spaces_deliveries() {
             .await
             .unwrap();
         let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
-        for i in 0..20 {
-            backend
-                .outbox
-                .tenant(TENANT)
-                .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
-                .await
-                .unwrap();
-        }
+        backend.publish_tasks(20).await;
         let got = receiver.wait_for(20, WAIT).await;
         // A burst of 10, then 10 per second: the 20th arrives about a second after the first.
         let spread = got[19].at.duration_since(got[0].at);

@@ -168,14 +168,7 @@ async fn a_rate_limit_holds_across_two_dispatchers() {
         .subscribe(Subscription::new(&receiver.url).rate_limit(5))
         .await
         .unwrap();
-    for i in 0..EVENTS {
-        backend
-            .outbox
-            .tenant(TENANT)
-            .publish::<entity_changed>(&event("Task", "create", &i.to_string(), ""))
-            .await
-            .unwrap();
-    }
+    backend.publish_tasks(EVENTS).await;
     // Two handles on one database, as two machines would have.
     let second = Outbox::postgres(&backend.url)
         .await

@@ -14,15 +14,7 @@ use crate::support::TENANT;
 #[tokio::test]
 async fn retries_non_2xx_with_the_same_id_until_success() {
     for backend in backends().await {
-        let receiver = Receiver::start(Arc::new(|n| {
-            let status = if n < 2 {
-                StatusCode::INTERNAL_SERVER_ERROR
-            } else {
-                StatusCode::OK
-            };
-            (status, Vec::new(), Duration::ZERO)
-        }))
-        .await;
+        let receiver = Receiver::failing_first(2).await;
         backend.subscribe(&receiver).await;
         let dispatcher = backend.outbox.dispatcher(fast_config()).unwrap().spawn();
         let id = backend

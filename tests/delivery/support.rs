@@ -86,6 +86,19 @@ impl Receiver {
         }
     }
 
+    /// Answers 500 to its first `failures` requests, then 200.
+    pub async fn failing_first(failures: usize) -> Receiver {
+        Self::start(Arc::new(move |n| {
+            let status = if n < failures {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            };
+            (status, Vec::new(), Duration::ZERO)
+        }))
+        .await
+    }
+
     /// Answers every request with `status`.
     pub async fn answering(status: StatusCode) -> Receiver {
         Self::start(Arc::new(move |_| (status, Vec::new(), Duration::ZERO))).await
@@ -159,6 +172,12 @@ impl Backend {
             .unwrap()
     }
 
+    /// Publishes `n` `entity_changed` events, tasks 0 to n - 1 created, one at a time.
+    /// Returns their message ids in order.
+    pub async fn publish_tasks(&self, n: usize) -> Vec<String> {
+        publish_tasks(&self.outbox, n).await
+    }
+
     /// Publishes one `entity_changed` event: task 1 created. Returns the message id.
     pub async fn publish_task(&self) -> String {
         self.outbox
@@ -167,6 +186,23 @@ impl Backend {
             .await
             .unwrap()
     }
+}
+
+/// Publishes `n` `entity_changed` events for [`TENANT`] on `outbox`, tasks 0 to n - 1
+/// created, one at a time. Returns their message ids in order.
+pub async fn publish_tasks(outbox: &Outbox, n: usize) -> Vec<String> {
+    let tenant = outbox.tenant(TENANT);
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let task = crate::event("Task", "create", &i.to_string(), "");
+        ids.push(
+            tenant
+                .publish::<crate::entity_changed>(&task)
+                .await
+                .unwrap(),
+        );
+    }
+    ids
 }
 
 /// A fresh SQLite outbox, and a fresh PostgreSQL one when PostgreSQL is reachable (see
