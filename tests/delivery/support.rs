@@ -253,7 +253,7 @@ pub async fn new_postgres_database() -> Option<String> {
     let admin = sqlx::PgPool::connect(server)
         .await
         .expect("connect to the test PostgreSQL server");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
         .unwrap();
@@ -269,10 +269,16 @@ impl Backend {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         if self.name == "sqlite" {
             let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
-            sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap()
+            sqlx::query_scalar(sqlx::AssertSqlSafe(&*sql))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
         } else {
             let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
-            sqlx::query_scalar(&sql).fetch_one(&pool).await.unwrap()
+            sqlx::query_scalar(sqlx::AssertSqlSafe(&*sql))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
         }
     }
 }

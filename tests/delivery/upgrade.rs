@@ -69,13 +69,19 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
                 .create_if_missing(true);
             let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
             for sql in first_schema(&receiver.url, false) {
-                sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(&*sql))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
             }
             pool.close().await;
         } else {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
             for sql in first_schema(&receiver.url, true) {
-                sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(&*sql))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
             }
             pool.close().await;
         }

@@ -169,7 +169,7 @@ async fn open(backend: &str, postgres: Option<&str>) -> Store {
             let server = postgres.unwrap();
             let name = format!("hookspec_bench_{}", rand::random::<u32>());
             let admin = sqlx::PgPool::connect(server).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}"))
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&admin)
                 .await
                 .unwrap();
@@ -201,9 +201,11 @@ impl Store {
         }
         if let Some((server, name)) = self.postgres_database {
             let admin = sqlx::PgPool::connect(&server).await.unwrap();
-            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE {name} WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await;
             admin.close().await;
         }
     }

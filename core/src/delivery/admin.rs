@@ -49,7 +49,7 @@ impl Tenant {
             "SELECT {SUBSCRIPTION_COLUMNS} FROM hookspec_subscriptions WHERE id = $1 AND owner = $2"
         );
         on_pool!(&self.outbox.pool, |pool| {
-            let row = sqlx::query(&sql)
+            let row = sqlx::query(sqlx::AssertSqlSafe(&*sql))
                 .bind(id)
                 .bind(tenant)
                 .fetch_optional(pool)
@@ -87,7 +87,7 @@ impl Tenant {
              WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3"
         );
         on_pool!(&self.outbox.pool, |pool| {
-            let rows = sqlx::query(&sql)
+            let rows = sqlx::query(sqlx::AssertSqlSafe(&*sql))
                 .bind(owner)
                 .bind(after.unwrap_or(""))
                 .bind(i64::from(limit))

@@ -292,7 +292,10 @@ impl Outbox {
         let sql =
             format!("SELECT {SUBSCRIPTION_COLUMNS} FROM hookspec_subscriptions WHERE id = $1");
         on_pool!(&self.pool, |pool| {
-            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(&*sql))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
             let row = row.ok_or_else(|| OutboxError::NotFound(id.to_owned()))?;
             subscription_info!(row)
         })
@@ -449,14 +452,14 @@ pub(crate) fn duration_ms(d: Duration) -> i64 {
 /// a random page of each: with random ids, claiming and recording on PostgreSQL took about a
 /// sixth longer.
 pub(crate) fn new_id(prefix: &str) -> String {
-    time_ordered_id(prefix, now_ms(), &mut rand::thread_rng())
+    time_ordered_id(prefix, now_ms(), &mut rand::rng())
 }
 
-fn time_ordered_id(prefix: &str, ms: i64, rng: &mut impl rand::Rng) -> String {
+fn time_ordered_id(prefix: &str, ms: i64, rng: &mut impl rand::RngExt) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
     let ms = u64::try_from(ms).unwrap_or(0);
     let time = (0..10).rev().map(|i| (ms >> (5 * i)) as usize & 31);
-    let random = (0..16).map(|_| rng.gen_range(0..32));
+    let random = (0..16).map(|_| rng.random_range(0..32));
     let tail: String = time
         .chain(random)
         .map(|digit| char::from(ALPHABET[digit]))
@@ -470,7 +473,7 @@ mod tests {
 
     #[test]
     fn ids_sort_by_time_and_differ_within_a_millisecond() {
-        let mut rng = rand::thread_rng();
+        let mut rng = rand::rng();
         let at = 1_764_180_000_000;
         let first = time_ordered_id("msg", at, &mut rng);
         let same_ms = time_ordered_id("msg", at, &mut rng);

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
+use rand::RngExt;
 
 /// The delays before each attempt. The default is the Standard Webhooks example: immediately,
 /// then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (8 attempts over about 28 hours).
@@ -66,7 +66,7 @@ impl RetrySchedule {
         if self.jitter == 0.0 || base.is_zero() {
             return Some(base);
         }
-        let factor = rand::thread_rng().gen_range(1.0 - self.jitter..=1.0 + self.jitter);
+        let factor = rand::rng().random_range(1.0 - self.jitter..=1.0 + self.jitter);
         Some(base.mul_f64(factor))
     }
 }

@@ -159,7 +159,9 @@ impl Pool {
                         .replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
                         .replace("-- postgres: ", ""),
                 };
-                sqlx::raw_sql(&script).execute(&mut *tx).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(&*script))
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(
                     "INSERT INTO hookspec_migrations (version, applied_at) VALUES ($1, $2)",
                 )
@@ -227,7 +229,9 @@ impl Pool {
                        hookspec_deliveries.subscription_id, m.event, m.method, m.payload, \
                        sub.owner, sub.url, sub.secrets, sub.rate_limit"
                 );
-                let rows = claim_query!(&sql).fetch_all(pool).await?;
+                let rows = claim_query!(sqlx::AssertSqlSafe(&*sql))
+                    .fetch_all(pool)
+                    .await?;
                 rows.iter()
                     .map(Job::from_row)
                     .collect::<Result<Vec<_>, _>>()?
@@ -251,14 +255,16 @@ impl Pool {
                     self.key_in("id", 3)
                 );
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let rows = claim_query!(&select).fetch_all(&mut *tx).await?;
+                let rows = claim_query!(sqlx::AssertSqlSafe(&*select))
+                    .fetch_all(&mut *tx)
+                    .await?;
                 let jobs = rows
                     .iter()
                     .map(Job::from_row)
                     .collect::<Result<Vec<_>, _>>()?;
                 if !jobs.is_empty() {
                     let ids: Vec<i64> = jobs.iter().map(|job| job.delivery).collect();
-                    sqlx::query(&lease)
+                    sqlx::query(sqlx::AssertSqlSafe(&*lease))
                         .bind(owner)
                         .bind(lease_until)
                         .bind(serde_json::to_string(&ids)?)
@@ -313,24 +319,25 @@ impl Pool {
                 .collect();
             if let Some(batch) = SuccessBatch::new(results, &successes)? {
                 let sql = SuccessBatch::statements(self);
-                let updated: std::collections::HashSet<i64> = sqlx::query_scalar(&sql[0])
-                    .bind(owner)
-                    .bind(&batch.deliveries)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .collect();
+                let updated: std::collections::HashSet<i64> =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(&*sql[0]))
+                        .bind(owner)
+                        .bind(&batch.deliveries)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .into_iter()
+                        .collect();
                 let recorded: Vec<usize> = successes
                     .into_iter()
                     .filter(|i| updated.contains(&results[*i].0.delivery))
                     .collect();
                 if !recorded.is_empty() {
                     let (attempts, subscriptions) = SuccessBatch::rows(results, &recorded)?;
-                    sqlx::query(&sql[1])
+                    sqlx::query(sqlx::AssertSqlSafe(&*sql[1]))
                         .bind(attempts)
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query(&sql[2])
+                    sqlx::query(sqlx::AssertSqlSafe(&*sql[2]))
                         .bind(subscriptions)
                         .execute(&mut *tx)
                         .await?;
@@ -426,7 +433,7 @@ impl Pool {
         );
         let ids = serde_json::to_string(deliveries)?;
         on_pool!(self, |pool| {
-            sqlx::query(&sql)
+            sqlx::query(sqlx::AssertSqlSafe(&*sql))
                 .bind(at)
                 .bind(owner)
                 .bind(&ids)

@@ -7,9 +7,10 @@ use std::str::FromStr;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ed25519_dalek::Signer as _;
-use hmac::{Hmac, Mac};
-use rand::rngs::OsRng;
-use rand::RngCore;
+use hmac::{Hmac, KeyInit, Mac};
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
+use rand::Rng as _;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -44,7 +45,7 @@ impl Secret {
     /// A new secret of 32 bytes from the operating system's random number generator.
     pub fn generate() -> Secret {
         let mut key = vec![0; GENERATED_SECRET_LENGTH];
-        OsRng.fill_bytes(&mut key);
+        UnwrapErr(SysRng).fill_bytes(&mut key);
         Secret::from_key(key).expect("32 bytes is within the allowed secret lengths")
     }
 
@@ -130,7 +131,7 @@ impl SigningKey {
     /// A new key pair from the operating system's random number generator.
     pub fn generate() -> SigningKey {
         SigningKey {
-            key: ed25519_dalek::SigningKey::generate(&mut OsRng),
+            key: ed25519_dalek::SigningKey::generate(&mut UnwrapErr(SysRng)),
         }
     }
 

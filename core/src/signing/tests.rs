@@ -3,7 +3,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use rand::{Rng, RngCore};
+use rand::{Rng, RngExt};
 
 use super::*;
 
@@ -678,7 +678,7 @@ fn debug_and_display_do_not_reveal_key_material() {
 
 #[test]
 fn random_input_never_panics() {
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let alphabet: Vec<char> = "v1a,whsecpk_ =+/AZaz09.-\u{e9}\u{2026}\t".chars().collect();
     let secret = Secret::generate();
     let verifier =
@@ -686,15 +686,15 @@ fn random_input_never_panics() {
     let valid = Signer::new(secret).sign(MSG_ID, TIMESTAMP, BODY);
 
     for _ in 0..2_000 {
-        let len = rng.gen_range(0..120);
+        let len = rng.random_range(0..120);
         let text: String = (0..len)
-            .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+            .map(|_| alphabet[rng.random_range(0..alphabet.len())])
             .collect();
         let _ = Secret::parse(&text);
         let _ = SigningKey::parse(&text);
         let _ = PublicKey::parse(&text);
         for prefix in ["whsec_", "whsk_", "whpk_"] {
-            let mut bytes = vec![0u8; rng.gen_range(0..80)];
+            let mut bytes = vec![0u8; rng.random_range(0..80)];
             rng.fill_bytes(&mut bytes);
             let candidate = format!("{prefix}{}", STANDARD.encode(&bytes));
             let _ = Secret::parse(&candidate);
@@ -706,7 +706,7 @@ fn random_input_never_panics() {
             Headers::new(MSG_ID, &text, &valid),
             Headers::new(MSG_ID, TIMESTAMP, &text),
         ] {
-            let _ = headers.verify_at(&verifier, text.as_bytes(), rng.gen());
+            let _ = headers.verify_at(&verifier, text.as_bytes(), rng.random());
         }
     }
 }

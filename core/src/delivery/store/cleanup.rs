@@ -62,7 +62,7 @@ impl Pool {
                 .fetch_all(&mut *tx)
                 .await?;
             if !gone.is_empty() {
-                sqlx::query(&their_attempts)
+                sqlx::query(sqlx::AssertSqlSafe(&*their_attempts))
                     .bind(serde_json::to_string(&gone)?)
                     .execute(&mut *tx)
                     .await?;
@@ -71,20 +71,20 @@ impl Pool {
             let mut purged = 0;
             loop {
                 let mut tx = pool.begin().await?;
-                let found: Vec<String> = sqlx::query_scalar(&candidates)
+                let found: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(&*candidates))
                     .bind(before)
                     .bind(PURGE_BATCH as i64)
                     .fetch_all(&mut *tx)
                     .await?;
                 let mut deleted: Vec<String> = Vec::new();
                 if !found.is_empty() {
-                    deleted = sqlx::query_scalar(&finished)
+                    deleted = sqlx::query_scalar(sqlx::AssertSqlSafe(&*finished))
                         .bind(serde_json::to_string(&found)?)
                         .fetch_all(&mut *tx)
                         .await?;
                 }
                 if !deleted.is_empty() {
-                    sqlx::query(&finished_attempts)
+                    sqlx::query(sqlx::AssertSqlSafe(&*finished_attempts))
                         .bind(serde_json::to_string(&deleted)?)
                         .execute(&mut *tx)
                         .await?;

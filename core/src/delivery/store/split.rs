@@ -126,7 +126,7 @@ mod tests {
             Err(e) => panic!("HOOKSPEC_REQUIRE_SERVICES is set, and PostgreSQL fails: {e}"),
         };
         let name = format!("hookspec_test_split_{}", rand::random::<u32>());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await
             .unwrap();
