@@ -179,7 +179,7 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
                 .await?;
         }
     }
-    while outbox.delivery_counts().await?.0 > 0 {
+    while outbox.delivery_counts().await?.pending > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -221,7 +221,7 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
             fields: serde_json::Map::new(),
         })
         .await?;
-    while outbox.delivery_counts().await?.0 > 0 {
+    while outbox.delivery_counts().await?.pending > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     dispatcher.shutdown().await;

@@ -114,7 +114,7 @@ async fn run(db: &str) -> Result<(Vec<EntityEvent>, Vec<EntityEvent>), Box<dyn s
     ] {
         site.publish::<entity_changed>(&e).await?;
     }
-    while outbox.delivery_counts().await?.0 > 0 {
+    while outbox.delivery_counts().await?.pending > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     dispatcher.shutdown().await;

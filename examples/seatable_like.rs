@@ -109,7 +109,7 @@ async fn run() -> Result<Report, Box<dyn std::error::Error>> {
         };
         outbox.tenant(base).publish::<row_created>(&row).await?;
     }
-    while outbox.delivery_counts().await?.0 > 0 {
+    while outbox.delivery_counts().await?.pending > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let tweets_id = tweets_hook["subscription"]["id"].as_str().ok_or("no id")?;

@@ -202,7 +202,7 @@ async fn what_the_outbox_sends_the_receiver_kit_verifies() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
-        outbox.delivery_counts().await.unwrap().2,
+        outbox.delivery_counts().await.unwrap().failed,
         0,
         "no delivery failed verification"
     );

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hookspec::delivery::{Attempt, DispatchConfig, Subscription, RECORDING_MARGIN};
+use hookspec::delivery::{Attempt, DeliveryCounts, DispatchConfig, Subscription, RECORDING_MARGIN};
 use tokio::io::AsyncWriteExt;
 
 use super::support::{backends, fast_config, RawReceiver, Receiver};
@@ -80,9 +80,14 @@ where
             got, expected,
             "{name}: the healthy receiver got each event once"
         );
-        let settled = match expect {
-            Expect::Delivered => (0, 2 * EVENTS as i64, 0),
-            Expect::Failed => (0, EVENTS as i64, EVENTS as i64),
+        let (succeeded, failed) = match expect {
+            Expect::Delivered => (2 * EVENTS as i64, 0),
+            Expect::Failed => (EVENTS as i64, EVENTS as i64),
+        };
+        let settled = DeliveryCounts {
+            pending: 0,
+            succeeded,
+            failed,
         };
         assert_eq!(outbox.delivery_counts().await.unwrap(), settled, "{name}");
         for id in &published {

@@ -203,7 +203,7 @@ async fn replay_and_resend_queue_nothing_that_is_still_pending() {
             "{name}: once per message"
         );
         assert_eq!(
-            backend.outbox.delivery_counts().await.unwrap().0,
+            backend.outbox.delivery_counts().await.unwrap().pending,
             6,
             "{name}"
         );

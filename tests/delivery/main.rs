@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hookspec::delivery::{DispatchConfig, OutboxError, SsrfPolicy, Subscription};
+use hookspec::delivery::{DeliveryCounts, DispatchConfig, OutboxError, SsrfPolicy, Subscription};
 use hookspec::signing::{Secret, Verifier};
 use hookspec::{whpost, OpenApiBuilder, WebhookGateway};
 use serde::Serialize;
@@ -183,7 +183,10 @@ async fn targets_refused_by_the_ssrf_guard_fail_at_creation() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("http or https"), "{err}");
-    assert_eq!(outbox.delivery_counts().await.unwrap(), (0, 0, 0));
+    assert_eq!(
+        outbox.delivery_counts().await.unwrap(),
+        DeliveryCounts::default()
+    );
 }
 
 #[tokio::test]

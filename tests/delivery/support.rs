@@ -302,8 +302,8 @@ pub async fn drained(outbox: &Outbox, limit: Duration) -> (i64, i64, i64) {
     let deadline = Instant::now() + limit;
     loop {
         let counts = outbox.delivery_counts().await.unwrap();
-        if counts.0 == 0 {
-            return counts;
+        if counts.pending == 0 {
+            return (counts.pending, counts.succeeded, counts.failed);
         }
         assert!(
             Instant::now() < deadline,

@@ -267,7 +267,7 @@ async fn matrix(backend: &Backend) -> Tally {
 async fn settle(outbox: &Outbox, subs: &[Sub], messages: &HashMap<String, For>) {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
-        let pending = outbox.delivery_counts().await.unwrap().0;
+        let pending = outbox.delivery_counts().await.unwrap().pending;
         let arrived = subs
             .iter()
             .all(|s| s.receiver.received().len() >= meant(s, messages).len());

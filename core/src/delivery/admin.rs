@@ -128,7 +128,7 @@ impl Tenant {
                 .ssrf
                 .check_url(&url)
                 .await
-                .map_err(OutboxError::InvalidSubscription)?
+                .map_err(|refused| OutboxError::InvalidSubscription(refused.to_string()))?
                 .to_string(),
             None => current.url,
         };

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
-use reqwest::StatusCode;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
@@ -14,7 +13,7 @@ use super::config::DispatchConfig;
 use super::cursor::DueCursor;
 use super::lanes::Lanes;
 use super::outbox::{duration_ms, new_id, Outbox, StoredSecret};
-use super::retry::parse_retry_after;
+use super::retry::{decide, Decision};
 use super::sanitize::storable;
 use super::store::{now_ms, now_us, Finished, Job, Next, Outcome};
 use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
@@ -460,10 +459,6 @@ impl Shared {
             disable: None,
             failing_cutoff: Some(attempted_at - duration_ms(self.config.failure_threshold)),
         };
-        let retry = |delay: Option<Duration>| match delay {
-            Some(d) => Next::RetryAt(attempted_at + duration_ms(d)),
-            None => Next::GiveUp,
-        };
         // Everything up to the response's head, the DNS look-up of the target's host among it,
         // takes place within the timeout: the lease is sized for an attempt that lasts at most
         // that long (see `DispatchConfig::validate`).
@@ -490,41 +485,49 @@ impl Shared {
             Err(_) => Err(format!("timed out after {:?}", self.config.timeout)),
         };
         outcome.latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        match answer {
-            Err(e) => outcome.error = Some(e),
+        let (status, retry_after) = match answer {
+            Err(e) => {
+                outcome.error = Some(e);
+                (None, None)
+            }
             Ok((status, retry_after, excerpt)) => {
                 outcome.status_code = Some(i64::from(status.as_u16()));
                 outcome.excerpt = excerpt;
-                if status.is_success() {
-                    outcome.next = Next::Delivered;
-                    outcome.failing_cutoff = None;
-                    return outcome;
-                }
-                if status == StatusCode::GONE {
-                    outcome.disable = Some("gone".into());
-                    return outcome;
-                }
-                let honoured = matches!(
-                    status,
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                )
-                .then(|| retry_after.and_then(|v| parse_retry_after(&v, SystemTime::now())))
-                .flatten();
-                if let Some(wait) = honoured {
-                    let scheduled = self.config.schedule.next_delay(made);
-                    outcome.next = retry(scheduled.map(|_| wait.min(self.config.max_retry_after)));
-                    return outcome;
-                }
+                (Some(status.as_u16()), retry_after)
             }
-        }
-        outcome.next = retry(self.config.schedule.next_delay(made));
+        };
+        let config = &self.config;
+        outcome.next = match decide(
+            status,
+            retry_after.as_deref(),
+            made,
+            &config.schedule,
+            config.max_retry_after,
+            SystemTime::now(),
+        ) {
+            Decision::Delivered => {
+                outcome.failing_cutoff = None;
+                Next::Delivered
+            }
+            Decision::Disable => {
+                outcome.disable = Some("gone".into());
+                Next::GiveUp
+            }
+            Decision::RetryIn(delay) => Next::RetryAt(attempted_at + duration_ms(delay)),
+            Decision::GiveUp => Next::GiveUp,
+        };
         outcome
     }
 
     /// The signed request, or why the target is refused.
     async fn request(&self, job: &Job, timestamp: i64) -> Result<reqwest::RequestBuilder, String> {
         // IP literals never reach the resolver, so the policy is checked here for them.
-        let url = self.outbox.ssrf.check_url(&job.url).await?;
+        let url = self
+            .outbox
+            .ssrf
+            .check_url(&job.url)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut signer =
             signer(&job.secrets, now_ms()).ok_or("the subscription has no usable secret")?;
         if let Some(key) = &self.outbox.signing_key {

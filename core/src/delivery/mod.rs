@@ -35,11 +35,12 @@ pub use config::{DispatchConfig, MAX_CONCURRENCY, RECORDING_MARGIN};
 pub use dispatcher::{Dispatcher, DispatcherHandle, Metrics};
 pub use filter::{Filter, FilterError};
 pub use outbox::{
-    Attempt, CreatedSubscription, Outbox, OutboxTransaction, Subscription, SubscriptionInfo,
+    Attempt, CreatedSubscription, DeliveryCounts, Outbox, OutboxTransaction, Subscription,
+    SubscriptionInfo,
 };
 pub use redeliver::{ATTEMPTS_LIMIT, REPLAY_LIMIT};
-pub use retry::RetrySchedule;
-pub use ssrf::{IpNet, SsrfPolicy};
+pub use retry::{EmptyRetrySchedule, RetrySchedule};
+pub use ssrf::{InvalidNetwork, IpNet, SsrfPolicy, TargetRefused};
 pub use tenant::Tenant;
 
 /// What went wrong in the outbox.

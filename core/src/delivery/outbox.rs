@@ -415,8 +415,8 @@ impl Outbox {
         })
     }
 
-    /// How many deliveries are in each state: `(pending, succeeded, failed)`.
-    pub async fn delivery_counts(&self) -> Result<(i64, i64, i64), OutboxError> {
+    /// How many deliveries are in each state, over every tenant.
+    pub async fn delivery_counts(&self) -> Result<DeliveryCounts, OutboxError> {
         // A delivery that succeeded is deleted; its 2xx attempt counts it (see migration 3).
         let sql = "SELECT \
                      COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS pending, \
@@ -425,11 +425,11 @@ impl Outbox {
                    FROM hookspec_deliveries";
         on_pool!(&self.pool, |pool| {
             let row = sqlx::query(sql).fetch_one(pool).await?;
-            Ok((
-                row.try_get::<i64, _>("pending")?,
-                row.try_get::<i64, _>("succeeded")?,
-                row.try_get::<i64, _>("failed")?,
-            ))
+            Ok(DeliveryCounts {
+                pending: row.try_get("pending")?,
+                succeeded: row.try_get("succeeded")?,
+                failed: row.try_get("failed")?,
+            })
         })
     }
 
@@ -440,6 +440,17 @@ impl Outbox {
             .purge(now_ms().saturating_sub(duration_ms(retention)))
             .await
     }
+}
+
+/// How many deliveries are in each state ([`Outbox::delivery_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// Waiting for an attempt, or for a retry.
+    pub pending: i64,
+    /// Answered with a 2xx (counted from their attempts, as succeeded deliveries are deleted).
+    pub succeeded: i64,
+    /// Given up on: the schedule ran out, or the subscription was disabled.
+    pub failed: i64,
 }
 
 pub(crate) fn duration_ms(d: Duration) -> i64 {

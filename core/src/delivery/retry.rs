@@ -4,6 +4,11 @@ use std::time::{Duration, SystemTime};
 
 use rand::RngExt;
 
+/// [`RetrySchedule::new`] was given no delay at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a retry schedule needs at least one delay (the first attempt)")]
+pub struct EmptyRetrySchedule;
+
 /// The delays before each attempt. The default is the Standard Webhooks example: immediately,
 /// then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (8 attempts over about 28 hours).
 #[derive(Clone, Debug, PartialEq)]
@@ -36,10 +41,10 @@ impl Default for RetrySchedule {
 impl RetrySchedule {
     /// A schedule: `delays[0]` before the first attempt (usually zero), `delays[n]` before
     /// attempt `n + 1`. At least one delay.
-    pub fn new(delays: impl IntoIterator<Item = Duration>) -> Result<Self, String> {
+    pub fn new(delays: impl IntoIterator<Item = Duration>) -> Result<Self, EmptyRetrySchedule> {
         let delays: Vec<Duration> = delays.into_iter().collect();
         if delays.is_empty() {
-            return Err("a retry schedule needs at least one delay (the first attempt)".into());
+            return Err(EmptyRetrySchedule);
         }
         Ok(RetrySchedule {
             delays,
@@ -69,6 +74,51 @@ impl RetrySchedule {
         let factor = rand::rng().random_range(1.0 - self.jitter..=1.0 + self.jitter);
         Some(base.mul_f64(factor))
     }
+}
+
+/// What one attempt's answer leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// A 2xx: the delivery is done.
+    Delivered,
+    /// 410 Gone: the receiver asks not to be sent anything more; its subscription is disabled.
+    Disable,
+    /// Try again after this long.
+    RetryIn(Duration),
+    /// The schedule is spent: the delivery fails.
+    GiveUp,
+}
+
+/// The retry rule, apart from any I/O: `status` is the answer's status code (`None` when the
+/// request failed or timed out), `retry_after` its `Retry-After` header, `made` the attempts
+/// made so far, this one included.
+///
+/// A 2xx delivers and 410 disables. 429 and 503 with a readable `Retry-After` wait that long,
+/// capped at `max_retry_after`, but only while the schedule has attempts left: a receiver can
+/// slow its deliveries down, not make them last forever. Everything else follows the schedule.
+pub(crate) fn decide(
+    status: Option<u16>,
+    retry_after: Option<&str>,
+    made: u32,
+    schedule: &RetrySchedule,
+    max_retry_after: Duration,
+    now: SystemTime,
+) -> Decision {
+    if let Some(status) = status {
+        if (200..300).contains(&status) {
+            return Decision::Delivered;
+        }
+        if status == 410 {
+            return Decision::Disable;
+        }
+    }
+    let Some(scheduled) = schedule.next_delay(made) else {
+        return Decision::GiveUp;
+    };
+    let honoured = matches!(status, Some(429 | 503))
+        .then(|| retry_after.and_then(|value| parse_retry_after(value, now)))
+        .flatten();
+    Decision::RetryIn(honoured.map_or(scheduled, |wait| wait.min(max_retry_after)))
 }
 
 /// A `Retry-After` value (seconds or an HTTP date) as a delay from `now`.
@@ -109,6 +159,41 @@ mod tests {
             "the first attempt is immediate"
         );
         assert!(RetrySchedule::new([]).is_err());
+    }
+
+    #[test]
+    fn the_decision_follows_status_retry_after_and_schedule() {
+        use Decision::*;
+        let schedule = RetrySchedule::new([0, 5, 60].map(Duration::from_secs))
+            .unwrap()
+            .jitter(0.0);
+        let cap = Duration::from_secs(30);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(20));
+        let secs = |s| RetryIn(Duration::from_secs(s));
+        for (status, retry_after, made, expected) in [
+            (Some(200), None, 1, Delivered),
+            (Some(299), None, 3, Delivered),
+            (Some(410), Some("5"), 1, Disable),
+            (Some(410), None, 3, Disable),
+            (None, None, 1, secs(5)),
+            (None, None, 2, secs(60)),
+            (None, None, 3, GiveUp),
+            (Some(500), Some("1"), 1, secs(5)),
+            (Some(300), None, 1, secs(5)),
+            (Some(429), Some("2"), 1, secs(2)),
+            (Some(503), Some(later.as_str()), 2, secs(20)),
+            (Some(429), Some("3600"), 1, secs(30)),
+            (Some(429), Some("soon"), 1, secs(5)),
+            (Some(429), None, 2, secs(60)),
+            (Some(429), Some("1"), 3, GiveUp),
+        ] {
+            assert_eq!(
+                decide(status, retry_after, made, &schedule, cap, now),
+                expected,
+                "{status:?} {retry_after:?} after {made} attempts"
+            );
+        }
     }
 
     #[test]

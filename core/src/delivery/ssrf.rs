@@ -11,6 +11,56 @@ use std::sync::Arc;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
 
+/// Why a text is not an IP network ([`IpNet::parse`], [`SsrfPolicy::allow`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidNetwork {
+    /// The address part is not an IPv4 or IPv6 address.
+    #[error("`{0}` is not an IP address or network")]
+    NotAnAddress(String),
+    /// The prefix length is not a number up to 32 (IPv4) or 128 (IPv6).
+    #[error("`{0}` has a bad prefix length")]
+    BadPrefix(String),
+}
+
+/// Why a webhook target URL is refused ([`SsrfPolicy::check_url`]). The messages name the URL
+/// but never the address a name resolved to: they reach whoever gave the URL.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetRefused {
+    /// The text does not parse as a URL.
+    #[error("`{url}` is not a valid URL: {reason}")]
+    NotAUrl {
+        /// The text given.
+        url: String,
+        /// What the URL parser said.
+        reason: String,
+    },
+    /// The scheme is neither `http` nor `https`.
+    #[error("`{0}` must use http or https")]
+    Scheme(String),
+    /// The URL carries a user name or password.
+    #[error("`{0}` must not carry credentials; use the webhook secret to authenticate")]
+    Credentials(String),
+    /// The URL has no host.
+    #[error("`{0}` has no host")]
+    NoHost(String),
+    /// The host name does not resolve.
+    #[error("the host of `{url}` does not resolve: {reason}")]
+    Unresolvable {
+        /// The URL.
+        url: String,
+        /// What the resolver said.
+        reason: String,
+    },
+    /// The host name resolves to no address.
+    #[error("the host of `{0}` resolves to no address")]
+    NoAddress(String),
+    /// An address of the host is not public and the policy does not allow it.
+    #[error("`{0}` resolves to a non-public address; webhooks are not sent there unless the outbox's SSRF policy allows it")]
+    NotPublic(String),
+}
+
 /// An IP network, e.g. `127.0.0.1/32` or `::1/128`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IpNet {
@@ -20,7 +70,7 @@ pub struct IpNet {
 
 impl IpNet {
     /// Parses `addr/prefix` or a single address.
-    pub fn parse(text: &str) -> Result<IpNet, String> {
+    pub fn parse(text: &str) -> Result<IpNet, InvalidNetwork> {
         let (addr, prefix) = match text.split_once('/') {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (text, None),
@@ -28,7 +78,7 @@ impl IpNet {
         let addr: IpAddr = addr
             .trim()
             .parse()
-            .map_err(|_| format!("`{text}` is not an IP address or network"))?;
+            .map_err(|_| InvalidNetwork::NotAnAddress(text.to_owned()))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
@@ -37,7 +87,7 @@ impl IpNet {
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= max)
-                .ok_or_else(|| format!("`{text}` has a bad prefix length"))?,
+                .ok_or_else(|| InvalidNetwork::BadPrefix(text.to_owned()))?,
         };
         Ok(IpNet { addr, prefix })
     }
@@ -76,7 +126,7 @@ impl SsrfPolicy {
 
     /// Also allows `network`, e.g. `"127.0.0.1/32"` for tests or `"10.1.0.0/16"` for an
     /// internal receiver you trust.
-    pub fn allow(mut self, network: &str) -> Result<Self, String> {
+    pub fn allow(mut self, network: &str) -> Result<Self, InvalidNetwork> {
         self.allow.push(IpNet::parse(network)?);
         Ok(self)
     }
@@ -93,19 +143,20 @@ impl SsrfPolicy {
     }
 
     /// Checks a target URL: its scheme, and every address its host resolves to.
-    pub async fn check_url(&self, url: &str) -> Result<Url, String> {
-        let url = Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
+    pub async fn check_url(&self, url: &str) -> Result<Url, TargetRefused> {
+        let url = Url::parse(url).map_err(|e| TargetRefused::NotAUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("`{url}` must use http or https"));
+            return Err(TargetRefused::Scheme(url.into()));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(format!(
-                "`{url}` must not carry credentials; use the webhook secret to authenticate"
-            ));
+            return Err(TargetRefused::Credentials(url.into()));
         }
         let host = url
             .host_str()
-            .ok_or_else(|| format!("`{url}` has no host"))?;
+            .ok_or_else(|| TargetRefused::NoHost(url.to_string()))?;
         let port = url.port_or_known_default().unwrap_or(443);
         let addrs: Vec<SocketAddr> = match host
             .trim_start_matches('[')
@@ -115,18 +166,19 @@ impl SsrfPolicy {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
             Err(_) => tokio::net::lookup_host((host, port))
                 .await
-                .map_err(|e| format!("the host of `{url}` does not resolve: {e}"))?
+                .map_err(|e| TargetRefused::Unresolvable {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })?
                 .collect(),
         };
         if addrs.is_empty() {
-            return Err(format!("the host of `{url}` resolves to no address"));
+            return Err(TargetRefused::NoAddress(url.into()));
         }
         // The message reaches whoever gave the URL (the management API answers with it), so
         // it does not say which internal address the name resolved to.
         if addrs.iter().any(|a| !self.permits(a.ip())) {
-            return Err(format!(
-                "`{url}` resolves to a non-public address; webhooks are not sent there unless the outbox's SSRF policy allows it"
-            ));
+            return Err(TargetRefused::NotPublic(url.into()));
         }
         Ok(url)
     }
@@ -302,7 +354,7 @@ mod tests {
             ("not a url", "not a valid URL"),
         ] {
             let err = policy.check_url(url).await.unwrap_err();
-            assert!(err.contains(why), "{url}: {err}");
+            assert!(err.to_string().contains(why), "{url}: {err}");
         }
         // The address a name resolved to stays inside: the caller sees its own URL only.
         let err = policy
@@ -310,7 +362,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            err,
+            err.to_string(),
             "`http://localhost:1/hook` resolves to a non-public address; webhooks are not sent there unless the outbox's SSRF policy allows it"
         );
         assert!(policy

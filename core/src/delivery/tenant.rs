@@ -117,7 +117,7 @@ impl Tenant {
             .ssrf
             .check_url(&subscription.url)
             .await
-            .map_err(OutboxError::InvalidSubscription)?;
+            .map_err(|refused| OutboxError::InvalidSubscription(refused.to_string()))?;
         if let Some(filter) = &subscription.filter {
             Filter::parse(filter)?;
         }
