@@ -1,8 +1,10 @@
 //! [`App`]: ordinary axum routes and declared webhooks in one server, with the document served
-//! as `/openapi.json`, `/openapi.yaml` and an interactive, offline `/docs` page.
+//! as `/openapi.json`, `/openapi.yaml`, an interactive, offline `/docs` page (Swagger UI) and a
+//! webhook reference grouped by tag at `/webhook-docs`.
 
 mod endpoints;
 mod server;
+mod webhook_docs;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
