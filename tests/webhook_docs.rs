@@ -261,6 +261,18 @@ async fn the_page_moves_switches_off_and_refuses_clashes() {
         .unwrap()
         .contains("href=\"/events/style.css\""));
 
+    // Under Swagger UI's path the page's own routes win; Swagger UI keeps the rest.
+    let nested = Endpoints::default().webhook_docs(Some("/docs/webhooks"));
+    let base = start(app().endpoints(nested)).await;
+    let page = reqwest::get(format!("{base}/docs/webhooks")).await.unwrap();
+    assert!(page.text().await.unwrap().contains("<h2>payments</h2>"));
+    let swagger = reqwest::get(format!("{base}/docs/")).await.unwrap();
+    assert!(swagger.text().await.unwrap().contains("swagger-ui"));
+    // On Swagger UI's own page it is a route conflict, reported, not a panic.
+    let clash = Endpoints::default().webhook_docs(Some("/docs/"));
+    let err = app().endpoints(clash).into_router().err().unwrap();
+    assert!(matches!(err, AppError::RouteConflict(_)), "{err}");
+
     let off = Endpoints::default().webhook_docs(None);
     let base = start(app().endpoints(off)).await;
     let gone = reqwest::get(format!("{base}/webhook-docs")).await.unwrap();

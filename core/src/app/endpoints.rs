@@ -172,7 +172,8 @@ impl Endpoints {
                         "text/css; charset=utf-8",
                     ),
                 );
-            // Under Swagger UI's path (`/docs/webhooks`) the routes clash: an error, not a panic.
+            // Swagger UI answers everything under its path, yet a static route wins there
+            // (`/docs/webhooks` works); a route of its own (`/docs/`) clashes: an error, not a panic.
             router = super::merge_routers(router, pages)?;
         }
         Ok(router)
