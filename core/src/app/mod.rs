@@ -130,7 +130,7 @@ impl App {
         self
     }
 
-    /// Sets where the document and docs page are served; see [`Endpoints`].
+    /// Sets where the document and the docs pages are served; see [`Endpoints`].
     pub fn endpoints(mut self, endpoints: Endpoints) -> Self {
         self.endpoints = endpoints;
         self
