@@ -2,7 +2,8 @@
 //! only matching events are delivered (signed, verified by the receiver kit).
 //!
 //! ```text
-//! cargo run --example ftrack_like
+//! cargo run --example ftrack_like                  # runs the two automations and exits
+//! cargo run --example ftrack_like -- --serve 8000  # serves the documents and docs pages
 //! ```
 
 use std::sync::{Arc, Mutex};
@@ -12,9 +13,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use hookspec::delivery::{DispatchConfig, Outbox, SsrfPolicy, Subscription};
+use hookspec::management::BearerTokens;
 use hookspec::receiver::Verified;
 use hookspec::signing::Verifier;
-use hookspec::whpost;
+use hookspec::{whpost, App, WebhookGateway};
 use serde::{Deserialize, Serialize};
 
 /// An entity event, as ftrack sends them.
@@ -33,7 +35,9 @@ pub struct Entity {
 }
 
 /// An entity was created or updated.
-#[whpost("entity.changed")]
+///
+/// One event per changed entity; subscriptions filter them with ftrack's trigger filters.
+#[whpost("entity.changed", tags = ["entities"])]
 async fn entity_changed(data: EntityEvent) {}
 
 fn event(entity_type: &str, operation: &str, new_status: &str, old_status: &str) -> EntityEvent {
@@ -122,8 +126,38 @@ async fn run(db: &str) -> Result<(Vec<EntityEvent>, Vec<EntityEvent>), Box<dyn s
     Ok((take(&inboxes[0]), take(&inboxes[1])))
 }
 
+/// The provider's app: the signed webhook and the subscription-management API, documented
+/// at /openapi.json, /docs (Swagger UI) and /webhook-docs (grouped by tag).
+fn app(outbox: Outbox) -> App {
+    App::new("ftrack-like", "1.0.0")
+        .webhook(WebhookGateway::new(entity_changed))
+        .signed_webhooks()
+        .webhook_management(outbox, BearerTokens::new())
+}
+
+async fn serve(port: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("--serve needs a port number, not `{port}`"))?;
+    let db = std::env::temp_dir().join(format!("ftrack-like-{}.db", rand::random::<u32>()));
+    let outbox = Outbox::sqlite(&format!("sqlite://{}", db.display())).await?;
+    let bound = app(outbox).bind(&format!("127.0.0.1:{port}")).await?;
+    println!(
+        "ftrack-like API on http://{}/ : open http://{0}/webhook-docs",
+        bound.local_addr()?
+    );
+    bound.run().await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => {}
+        [flag, port] if flag == "--serve" => return serve(port).await,
+        _ => return Err("usage: ftrack_like [--serve PORT]".into()),
+    }
     let db = std::env::temp_dir().join(format!("ftrack-like-{}.db", rand::random::<u32>()));
     let (tasks, approvals) = run(&format!("sqlite://{}", db.display())).await?;
     println!(
@@ -139,6 +173,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn the_served_document_is_valid_and_signed() {
+        let db = std::env::temp_dir().join(format!("ftrack-like-doc-{}.db", rand::random::<u32>()));
+        let outbox = hookspec::delivery::Outbox::sqlite(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let doc = super::app(outbox).openapi().unwrap();
+        let json = hookspec_tests::checked("ftrack_like", &doc);
+        assert!(json.contains("webhook-signature"), "{json}");
+    }
+
     #[tokio::test]
     async fn only_matching_events_reach_each_automation() {
         let db =

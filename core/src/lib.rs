@@ -10,6 +10,7 @@ mod definition;
 pub mod delivery;
 mod document;
 mod error;
+pub mod example;
 mod gateway;
 #[cfg(feature = "management")]
 pub mod management;

@@ -3,26 +3,40 @@
 use std::hash::{DefaultHasher, Hasher};
 use std::sync::Arc;
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+    X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use super::webhook_docs::{self, Links};
 use super::AppError;
 
-/// Where the document and the docs page are served. Each can be moved or switched off.
+/// The webhook reference page allows its own stylesheet and nothing else: no script at all.
+const WEBHOOK_DOCS_CSP: &str =
+    "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'";
+
+/// Where the document and the docs pages are served. Each can be moved or switched off.
 ///
 /// `/docs` is Swagger UI, vendored into the binary: it loads nothing from the network. It reads
 /// the document from the JSON endpoint, so it needs that one on. Swagger UI shows webhooks for
 /// OpenAPI 3.1 documents (which hookspec always produces) but does not group them by tag.
+///
+/// `/webhook-docs` is hookspec's webhook reference: the webhooks grouped by tag, each with an
+/// example payload and, when deliveries are signed, how a receiver verifies them. It is plain
+/// HTML rendered once from the document, with one stylesheet at `/webhook-docs/style.css`
+/// and no JavaScript.
 #[derive(Clone, Debug)]
 pub struct Endpoints {
     json: Option<String>,
     yaml: Option<String>,
     docs: Option<String>,
+    webhook_docs: Option<String>,
 }
 
 impl Default for Endpoints {
@@ -31,6 +45,7 @@ impl Default for Endpoints {
             json: Some("/openapi.json".into()),
             yaml: Some("/openapi.yaml".into()),
             docs: Some("/docs".into()),
+            webhook_docs: Some("/webhook-docs".into()),
         }
     }
 }
@@ -54,11 +69,25 @@ impl Endpoints {
         self
     }
 
+    /// Serves the webhook reference at `path` (default `/webhook-docs`) and its stylesheet at
+    /// `{path}/style.css`; `None` switches both off.
+    pub fn webhook_docs(mut self, path: Option<&str>) -> Self {
+        self.webhook_docs = path.map(str::to_owned);
+        self
+    }
+
+    /// The webhook reference's stylesheet, under its page.
+    fn stylesheet(&self) -> Option<String> {
+        let page = self.webhook_docs.as_ref()?;
+        Some(format!("{}/style.css", page.trim_end_matches('/')))
+    }
+
     fn check(&self) -> Result<(), AppError> {
         let paths = [
             ("json", &self.json),
             ("yaml", &self.yaml),
             ("docs", &self.docs),
+            ("webhook docs", &self.webhook_docs),
         ];
         let paths: Vec<(&str, &String)> = paths
             .iter()
@@ -92,7 +121,15 @@ impl Endpoints {
     /// The router serving the endpoints that are on. Fails if one collides with a documented path.
     pub(crate) fn router(&self, doc: &OpenApi) -> Result<Router, AppError> {
         self.check()?;
-        for path in [&self.json, &self.yaml, &self.docs].into_iter().flatten() {
+        let stylesheet = self.stylesheet();
+        let served_paths = [
+            &self.json,
+            &self.yaml,
+            &self.docs,
+            &self.webhook_docs,
+            &stylesheet,
+        ];
+        for path in served_paths.into_iter().flatten() {
             if doc.paths.paths.contains_key(path) {
                 return Err(AppError::RouteConflict(format!("`{path}` is both a documented route and a hookspec endpoint; move the endpoint with `Endpoints`")));
             }
@@ -111,6 +148,34 @@ impl Endpoints {
         if let (Some(path), Some(json)) = (&self.docs, &self.json) {
             router = router.merge(SwaggerUi::new(path.clone()).config(Config::new([json.clone()])));
         }
+        if let (Some(path), Some(stylesheet)) = (&self.webhook_docs, &stylesheet) {
+            let doc = serde_json::to_value(doc).map_err(|e| AppError::Config(e.to_string()))?;
+            let links = Links {
+                stylesheet,
+                json: self.json.as_deref(),
+                swagger_ui: self.docs.as_deref(),
+            };
+            let page = webhook_docs::render(&doc, &links);
+            let headers = vec![
+                (
+                    CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(WEBHOOK_DOCS_CSP),
+                ),
+                (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            ];
+            let pages = Router::new()
+                .route(path, served_with(page, "text/html; charset=utf-8", headers))
+                .route(
+                    stylesheet,
+                    served(
+                        webhook_docs::STYLESHEET.to_owned(),
+                        "text/css; charset=utf-8",
+                    ),
+                );
+            // Swagger UI answers everything under its path, yet a static route wins there
+            // (`/docs/webhooks` works); a route of its own (`/docs/`) clashes: an error, not a panic.
+            router = super::merge_routers(router, pages)?;
+        }
         Ok(router)
     }
 }
@@ -120,9 +185,19 @@ struct Served {
     body: axum::body::Bytes,
     etag: HeaderValue,
     content_type: &'static str,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 fn served(text: String, content_type: &'static str) -> axum::routing::MethodRouter {
+    served_with(text, content_type, Vec::new())
+}
+
+/// [`served`], with more response headers (a Content-Security-Policy).
+fn served_with(
+    text: String,
+    content_type: &'static str,
+    headers: Vec<(HeaderName, HeaderValue)>,
+) -> axum::routing::MethodRouter {
     let mut hasher = DefaultHasher::new();
     hasher.write(text.as_bytes());
     let etag = format!("\"{:x}-{:016x}\"", text.len(), hasher.finish());
@@ -130,6 +205,7 @@ fn served(text: String, content_type: &'static str) -> axum::routing::MethodRout
         etag: HeaderValue::from_str(&etag).expect("hex digits are a valid header value"),
         body: text.into(),
         content_type,
+        headers,
     });
     get(move |headers: HeaderMap| {
         let served = Arc::clone(&served);
@@ -146,12 +222,14 @@ impl Served {
         if matches_etag(headers, &self.etag) {
             return (StatusCode::NOT_MODIFIED, cache).into_response();
         }
-        (
+        let mut response = (
             cache,
             [(CONTENT_TYPE, self.content_type)],
             self.body.clone(),
         )
-            .into_response()
+            .into_response();
+        response.headers_mut().extend(self.headers.iter().cloned());
+        response
     }
 }
 

@@ -1,8 +1,10 @@
 //! [`App`]: ordinary axum routes and declared webhooks in one server, with the document served
-//! as `/openapi.json`, `/openapi.yaml` and an interactive, offline `/docs` page.
+//! as `/openapi.json`, `/openapi.yaml`, an interactive, offline `/docs` page (Swagger UI) and a
+//! webhook reference grouped by tag at `/webhook-docs`.
 
 mod endpoints;
 mod server;
+mod webhook_docs;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -128,7 +130,7 @@ impl App {
         self
     }
 
-    /// Sets where the document and docs page are served; see [`Endpoints`].
+    /// Sets where the document and the docs pages are served; see [`Endpoints`].
     pub fn endpoints(mut self, endpoints: Endpoints) -> Self {
         self.endpoints = endpoints;
         self
