@@ -17,6 +17,7 @@ use super::outbox::{duration_ms, new_id, Outbox, StoredSecret};
 use super::retry::parse_retry_after;
 use super::sanitize::storable;
 use super::store::{now_ms, now_us, Finished, Job, Next, Outcome};
+use super::telemetry::{attempt_span, claim_span, record_attempt, Observer};
 use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
 /// Counters of what a dispatcher did.
@@ -39,6 +40,7 @@ pub struct Dispatcher {
     outbox: Outbox,
     config: DispatchConfig,
     client: reqwest::Client,
+    pub(crate) observer: Observer,
 }
 
 /// A running dispatcher.
@@ -68,6 +70,7 @@ struct Shared {
     owner: String,
     client: reqwest::Client,
     metrics: Arc<Metrics>,
+    observer: Observer,
     lanes: Lanes,
 }
 
@@ -87,6 +90,7 @@ impl Dispatcher {
             outbox,
             config,
             client,
+            observer: Observer::default(),
         })
     }
 
@@ -99,6 +103,7 @@ impl Dispatcher {
             outbox: self.outbox,
             client,
             metrics: Arc::clone(&metrics),
+            observer: self.observer,
             lanes: Lanes::new(self.config.per_subscription, self.config.tenant_share()),
             config: self.config,
         });
@@ -279,7 +284,8 @@ async fn claim_ahead(
         tokio::pin!(published, lane_room);
         published.as_mut().enable();
         lane_room.as_mut().enable();
-        let (mut jobs, busy) = match shared.claim(batch, cursor.from()).await {
+        let claimed = shared.claim(batch, cursor.from()).instrument(claim_span());
+        let (mut jobs, busy) = match claimed.await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming deliveries failed");
@@ -362,6 +368,7 @@ impl Shared {
         let jobs = (self.outbox.bookkeeping)
             .claim(&self.owner, now, lease_until, limit, &busy, from)
             .await?;
+        tracing::Span::current().record("claimed", jobs.len());
         Ok((jobs, !busy.is_empty()))
     }
 
@@ -393,7 +400,10 @@ impl Shared {
                 .await;
             return None;
         }
-        Some(self.attempt(job).instrument(span(job)).await)
+        let span = attempt_span(job);
+        let outcome = self.attempt(job).instrument(span.clone()).await;
+        record_attempt(&span, &outcome);
+        Some(outcome)
     }
 
     /// How long a delivery of a rate-limited subscription must wait, or `None` once it has
@@ -431,18 +441,23 @@ impl Shared {
                 _ => metrics.given_up.fetch_add(1, Ordering::Relaxed),
             };
         }
-        let span = span(job);
+        // Logged without the attempt's span, which has ended: a second one of that name
+        // would read as a second attempt in a trace.
+        let (delivery, subscription) = (job.delivery, &job.subscription_id);
         if finished.disabled {
             metrics.disabled.fetch_add(1, Ordering::Relaxed);
-            span.in_scope(|| {
-                tracing::warn!(
-                    reason = outcome.disable.as_deref().unwrap_or("failing"),
-                    "subscription disabled"
-                )
-            });
+            let reason = outcome.disable.as_deref().unwrap_or("failing");
+            tracing::warn!(delivery, subscription, reason, "subscription disabled");
         }
-        if !finished.recorded {
-            span.in_scope(|| tracing::warn!("the lease expired before the attempt was recorded"));
+        if finished.recorded {
+            self.observer.recorded(job, outcome);
+        } else {
+            self.observer.lease_lost();
+            tracing::warn!(
+                delivery,
+                subscription,
+                "the lease expired before the attempt was recorded"
+            );
         }
     }
 
@@ -547,17 +562,6 @@ impl Shared {
             .header(HEADER_SIGNATURE, header(&signature)?)
             .body(job.payload.clone()))
     }
-}
-
-fn span(job: &Job) -> tracing::Span {
-    tracing::info_span!(
-        "webhook.attempt",
-        delivery = job.delivery,
-        message = %job.message_id,
-        event = %job.event,
-        subscription = %job.subscription_id,
-        attempt = job.attempts + 1,
-    )
 }
 
 /// A signer with every secret that has not expired (several during a rotation).
