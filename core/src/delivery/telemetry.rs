@@ -67,20 +67,6 @@ pub(crate) fn outcome_name(outcome: &Outcome) -> &'static str {
     }
 }
 
-/// An attempt's status class (`2xx`...), or `error` when no status came back (a network
-/// error, a timeout, a refused target).
-pub(crate) fn status_class(outcome: &Outcome) -> &'static str {
-    match outcome.status_code {
-        Some(100..=199) => "1xx",
-        Some(200..=299) => "2xx",
-        Some(300..=399) => "3xx",
-        Some(400..=499) => "4xx",
-        Some(500..=599) => "5xx",
-        Some(_) => "other",
-        None => "error",
-    }
-}
-
 /// Where a dispatcher reports what it recorded, beyond its own [`super::Metrics`]: the
 /// Prometheus families of a [`crate::metrics::DeliveryMetrics`] when it was given one.
 #[derive(Clone, Default)]
@@ -111,10 +97,10 @@ impl Observer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn outcome(status_code: Option<i64>, next: Next) -> Outcome {
+    pub(crate) fn outcome(status_code: Option<i64>, next: Next) -> Outcome {
         Outcome {
             attempted_at: 0,
             status_code,
@@ -128,20 +114,16 @@ mod tests {
     }
 
     #[test]
-    fn outcomes_and_status_classes_are_named() {
+    fn outcomes_are_named() {
         let cases = [
-            (Some(204), Next::Delivered, "delivered", "2xx"),
-            (Some(500), Next::RetryAt(5), "retrying", "5xx"),
-            (Some(410), Next::GiveUp, "dead", "4xx"),
-            (Some(307), Next::RetryAt(5), "retrying", "3xx"),
-            (Some(103), Next::RetryAt(5), "retrying", "1xx"),
-            (Some(999), Next::GiveUp, "dead", "other"),
-            (None, Next::GiveUp, "dead", "error"),
+            (Some(204), Next::Delivered, "delivered"),
+            (Some(500), Next::RetryAt(5), "retrying"),
+            (Some(410), Next::GiveUp, "dead"),
+            (None, Next::RetryAt(5), "retrying"),
+            (None, Next::GiveUp, "dead"),
         ];
-        for (status, next, name, class) in cases {
-            let outcome = outcome(status, next);
-            assert_eq!(outcome_name(&outcome), name, "{status:?}");
-            assert_eq!(status_class(&outcome), class, "{status:?}");
+        for (status, next, name) in cases {
+            assert_eq!(outcome_name(&outcome(status, next)), name, "{status:?}");
         }
     }
 }

@@ -45,7 +45,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::delivery::telemetry::{outcome_name, status_class, Observer};
+use crate::delivery::store::{Job, Outcome};
+use crate::delivery::telemetry::{outcome_name, Observer};
 use crate::delivery::{Dispatcher, Outbox, OutboxError};
 use scrape::Figures;
 
@@ -119,11 +120,7 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// An attempt recorded in the database.
-    pub(crate) fn recorded(
-        &self,
-        job: &crate::delivery::store::Job,
-        outcome: &crate::delivery::store::Outcome,
-    ) {
+    pub(crate) fn recorded(&self, job: &Job, outcome: &Outcome) {
         let labels = AttemptLabels {
             event: job.event.clone(),
             outcome: outcome_name(outcome),
@@ -175,6 +172,20 @@ impl Gauges {
                 .get_or_create(&ReasonLabels { reason })
                 .set(count);
         }
+    }
+}
+
+/// An attempt's status class (`2xx`...), or `error` when no status came back (a network
+/// error, a timeout, a refused target).
+fn status_class(outcome: &Outcome) -> &'static str {
+    match outcome.status_code {
+        Some(100..=199) => "1xx",
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) => "other",
+        None => "error",
     }
 }
 
@@ -297,7 +308,29 @@ impl Dispatcher {
 
 #[cfg(test)]
 mod tests {
-    use super::reason_label;
+    use super::{reason_label, status_class};
+    use crate::delivery::store::Next;
+    use crate::delivery::telemetry::tests::outcome;
+
+    #[test]
+    fn status_codes_fall_in_classes() {
+        let cases = [
+            (Some(204), "2xx"),
+            (Some(500), "5xx"),
+            (Some(410), "4xx"),
+            (Some(307), "3xx"),
+            (Some(103), "1xx"),
+            (Some(999), "other"),
+            (None, "error"),
+        ];
+        for (status, class) in cases {
+            assert_eq!(
+                status_class(&outcome(status, Next::GiveUp)),
+                class,
+                "{status:?}"
+            );
+        }
+    }
 
     #[test]
     fn stored_reasons_map_to_a_bounded_set_of_labels() {
