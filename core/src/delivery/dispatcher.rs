@@ -15,7 +15,7 @@ use super::cursor::DueCursor;
 use super::lanes::Lanes;
 use super::outbox::{duration_ms, new_id, Outbox, StoredSecret};
 use super::retry::parse_retry_after;
-use super::sanitize::storable;
+use super::sanitize::{describe, excerpt, storable, ERROR_LIMIT};
 use super::store::{now_ms, now_us, Finished, Job, Next, Outcome};
 use super::telemetry::{attempt_span, claim_span, record_attempt, Observer};
 use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
@@ -573,42 +573,4 @@ fn signer(secrets: &str, now: i64) -> Option<Signer> {
         .filter_map(|s| Secret::parse(&s.secret).ok());
     let first = live.next()?;
     Some(live.fold(Signer::new(first), Signer::with_secret))
-}
-
-/// The longest error stored for an attempt: reqwest's messages may quote what the receiver
-/// sent (a bad status line, a header).
-const ERROR_LIMIT: usize = 2048;
-
-/// The first bytes of a response body, for the attempt log: what arrives by `deadline`.
-async fn excerpt(
-    mut response: reqwest::Response,
-    deadline: tokio::time::Instant,
-) -> Option<String> {
-    const LIMIT: usize = 1024;
-    let mut bytes = Vec::new();
-    while bytes.len() < LIMIT {
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => bytes.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    bytes.truncate(LIMIT);
-    (!bytes.is_empty()).then(|| storable(&bytes, LIMIT))
-}
-
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_connect() {
-        "connection failed"
-    } else if error.is_timeout() {
-        "timed out"
-    } else {
-        "request failed"
-    };
-    let mut message = format!("{kind}: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
 }
