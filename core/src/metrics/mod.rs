@@ -267,7 +267,7 @@ impl DeliveryMetrics {
     }
 
     /// A router answering `GET /metrics` with [`render`](Self::render), or `503` with a JSON
-    /// error when the database cannot be read. Mount it on the [`App`](crate::App)
+    /// error when the database cannot be read. Mount it on the `App`
     /// (`app.router(metrics.router())`) or serve it on an admin port of its own: it has no
     /// authentication, so keep it where only your monitoring reaches it.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
