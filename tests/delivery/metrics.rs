@@ -138,7 +138,8 @@ async fn scraped_figures_equal_what_happened() {
 
 /// Three `entity.changed` events to a healthy subscription, to one whose receiver fails its
 /// first two requests, and to one disabled by hand before any attempt; one `other.event` to
-/// a subscription whose receiver answers 410.
+/// a subscription whose receiver answers 410 and to one whose receiver always answers 500
+/// (three attempts on the test schedule, the last given up).
 async fn known_run(backend: &Backend) {
     let name = backend.name;
     let tenant = backend.outbox.tenant(TENANT);
@@ -148,10 +149,12 @@ async fn known_run(backend: &Backend) {
     let healthy = Receiver::answering(StatusCode::OK).await;
     let flaky = Receiver::failing_first(2).await;
     let gone = Receiver::answering(StatusCode::GONE).await;
+    let broken = Receiver::answering(StatusCode::INTERNAL_SERVER_ERROR).await;
     let paused = Receiver::answering(StatusCode::OK).await;
     subscribe(&healthy.url, entity_changed::NAME).await.unwrap();
     subscribe(&flaky.url, entity_changed::NAME).await.unwrap();
     subscribe(&gone.url, other_event::NAME).await.unwrap();
+    subscribe(&broken.url, other_event::NAME).await.unwrap();
     let manual = subscribe(&paused.url, entity_changed::NAME).await.unwrap();
     backend.publish_tasks(3).await;
     let status = Status {
@@ -171,7 +174,7 @@ async fn known_run(backend: &Backend) {
             &[("subscription", subscription)],
         )
     };
-    assert_eq!(pending(&before, "enabled"), 7.0, "{name}: 3 + 3 + 1");
+    assert_eq!(pending(&before, "enabled"), 8.0, "{name}: 3 + 3 + 1 + 1");
     assert_eq!(pending(&before, "disabled"), 3.0, "{name}");
     let age = before.value("hookspec_oldest_pending_age_seconds", &[]);
     assert!((0.03..5.0).contains(&age), "{name}: {age}");
@@ -191,29 +194,31 @@ async fn known_run(backend: &Backend) {
         .spawn();
     let after = scrape_until(&url, |s| {
         pending(s, "enabled") == 0.0
-            && s.nonzero(ATTEMPTS).iter().map(|(_, v)| v).sum::<f64>() >= 9.0
+            && s.nonzero(ATTEMPTS).iter().map(|(_, v)| v).sum::<f64>() >= 12.0
     })
     .await;
     let changed = entity_changed::NAME;
     assert_eq!(attempts(&after, changed, "delivered"), 6.0, "{name}");
     assert_eq!(attempts(&after, changed, "retrying"), 2.0, "{name}");
-    assert_eq!(attempts(&after, other_event::NAME, "dead"), 1.0, "{name}");
-    assert_eq!(after.nonzero(ATTEMPTS).len(), 3, "{name}: {after:#?}");
+    assert_eq!(
+        attempts(&after, other_event::NAME, "retrying"),
+        2.0,
+        "{name}"
+    );
+    assert_eq!(
+        attempts(&after, other_event::NAME, "dead"),
+        2.0,
+        "{name}: 410, last try"
+    );
+    assert_eq!(after.nonzero(ATTEMPTS).len(), 4, "{name}: {after:#?}");
     assert_eq!(timed(&after, "2xx"), 6.0, "{name}");
-    assert_eq!(timed(&after, "5xx"), 2.0, "{name}");
+    assert_eq!(timed(&after, "5xx"), 5.0, "{name}");
     assert_eq!(timed(&after, "4xx"), 1.0, "{name}");
     assert_eq!(timed(&after, "error"), 0.0, "{name}");
     // Every attempt counted is one the database recorded, and the other way round.
-    assert_eq!(backend.rows("hookspec_attempts").await, 9, "{name}");
-    assert_eq!(
-        (
-            healthy.received().len(),
-            flaky.received().len(),
-            gone.received().len()
-        ),
-        (3, 5, 1),
-        "{name}"
-    );
+    assert_eq!(backend.rows("hookspec_attempts").await, 12, "{name}");
+    let received = [&healthy, &flaky, &gone, &broken].map(|r| r.received().len());
+    assert_eq!(received, [3, 5, 1, 3], "{name}");
     assert_eq!(paused.received().len(), 0, "{name}");
     // Each observation falls in the `+Inf` bucket, and the sum is their total time.
     let inf = [("status_class", "2xx"), ("le", "+Inf")];
