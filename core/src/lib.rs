@@ -16,6 +16,8 @@ mod gateway;
 pub mod management;
 mod merge;
 mod method;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 mod schema;

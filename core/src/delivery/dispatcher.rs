@@ -14,8 +14,9 @@ use super::cursor::DueCursor;
 use super::lanes::Lanes;
 use super::outbox::{duration_ms, new_id, Outbox, StoredSecret};
 use super::retry::{decide, Decision};
-use super::sanitize::storable;
+use super::sanitize::{describe, excerpt, storable, ERROR_LIMIT};
 use super::store::{now_ms, now_us, Finished, Job, Next, Outcome};
+use super::telemetry::{attempt_span, claim_span, record_attempt, Observer};
 use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
 /// Counters of what a dispatcher did.
@@ -38,6 +39,7 @@ pub struct Dispatcher {
     outbox: Outbox,
     config: DispatchConfig,
     client: reqwest::Client,
+    pub(crate) observer: Observer,
 }
 
 /// A running dispatcher.
@@ -67,6 +69,7 @@ struct Shared {
     owner: String,
     client: reqwest::Client,
     metrics: Arc<Metrics>,
+    observer: Observer,
     lanes: Lanes,
 }
 
@@ -86,6 +89,7 @@ impl Dispatcher {
             outbox,
             config,
             client,
+            observer: Observer::default(),
         })
     }
 
@@ -98,6 +102,7 @@ impl Dispatcher {
             outbox: self.outbox,
             client,
             metrics: Arc::clone(&metrics),
+            observer: self.observer,
             lanes: Lanes::new(self.config.per_subscription, self.config.tenant_share()),
             config: self.config,
         });
@@ -278,7 +283,8 @@ async fn claim_ahead(
         tokio::pin!(published, lane_room);
         published.as_mut().enable();
         lane_room.as_mut().enable();
-        let (mut jobs, busy) = match shared.claim(batch, cursor.from()).await {
+        let claimed = shared.claim(batch, cursor.from()).instrument(claim_span());
+        let (mut jobs, busy) = match claimed.await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming deliveries failed");
@@ -361,6 +367,7 @@ impl Shared {
         let jobs = (self.outbox.bookkeeping)
             .claim(&self.owner, now, lease_until, limit, &busy, from)
             .await?;
+        tracing::Span::current().record("claimed", jobs.len());
         Ok((jobs, !busy.is_empty()))
     }
 
@@ -392,7 +399,10 @@ impl Shared {
                 .await;
             return None;
         }
-        Some(self.attempt(job).instrument(span(job)).await)
+        let span = attempt_span(job);
+        let outcome = self.attempt(job).instrument(span.clone()).await;
+        record_attempt(&span, &outcome);
+        Some(outcome)
     }
 
     /// How long a delivery of a rate-limited subscription must wait, or `None` once it has
@@ -430,18 +440,23 @@ impl Shared {
                 _ => metrics.given_up.fetch_add(1, Ordering::Relaxed),
             };
         }
-        let span = span(job);
+        // Logged without the attempt's span, which has ended: a second one of that name
+        // would read as a second attempt in a trace.
+        let (delivery, subscription) = (job.delivery, &job.subscription_id);
         if finished.disabled {
             metrics.disabled.fetch_add(1, Ordering::Relaxed);
-            span.in_scope(|| {
-                tracing::warn!(
-                    reason = outcome.disable.as_deref().unwrap_or("failing"),
-                    "subscription disabled"
-                )
-            });
+            let reason = outcome.disable.as_deref().unwrap_or("failing");
+            tracing::warn!(delivery, subscription, reason, "subscription disabled");
         }
-        if !finished.recorded {
-            span.in_scope(|| tracing::warn!("the lease expired before the attempt was recorded"));
+        if finished.recorded {
+            self.observer.recorded(job, outcome);
+        } else {
+            self.observer.lease_lost();
+            tracing::warn!(
+                delivery,
+                subscription,
+                "the lease expired before the attempt was recorded"
+            );
         }
     }
 
@@ -552,17 +567,6 @@ impl Shared {
     }
 }
 
-fn span(job: &Job) -> tracing::Span {
-    tracing::info_span!(
-        "webhook.attempt",
-        delivery = job.delivery,
-        message = %job.message_id,
-        event = %job.event,
-        subscription = %job.subscription_id,
-        attempt = job.attempts + 1,
-    )
-}
-
 /// A signer with every secret that has not expired (several during a rotation).
 fn signer(secrets: &str, now: i64) -> Option<Signer> {
     let stored: Vec<StoredSecret> = serde_json::from_str(secrets).ok()?;
@@ -572,42 +576,4 @@ fn signer(secrets: &str, now: i64) -> Option<Signer> {
         .filter_map(|s| Secret::parse(&s.secret).ok());
     let first = live.next()?;
     Some(live.fold(Signer::new(first), Signer::with_secret))
-}
-
-/// The longest error stored for an attempt: reqwest's messages may quote what the receiver
-/// sent (a bad status line, a header).
-const ERROR_LIMIT: usize = 2048;
-
-/// The first bytes of a response body, for the attempt log: what arrives by `deadline`.
-async fn excerpt(
-    mut response: reqwest::Response,
-    deadline: tokio::time::Instant,
-) -> Option<String> {
-    const LIMIT: usize = 1024;
-    let mut bytes = Vec::new();
-    while bytes.len() < LIMIT {
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => bytes.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    bytes.truncate(LIMIT);
-    (!bytes.is_empty()).then(|| storable(&bytes, LIMIT))
-}
-
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_connect() {
-        "connection failed"
-    } else if error.is_timeout() {
-        "timed out"
-    } else {
-        "request failed"
-    };
-    let mut message = format!("{kind}: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
 }

@@ -27,7 +27,8 @@ mod redeliver;
 mod retry;
 mod sanitize;
 mod ssrf;
-mod store;
+pub(crate) mod store;
+pub(crate) mod telemetry;
 mod tenant;
 
 pub use admin::{StoredPayload, SubscriptionUpdate};

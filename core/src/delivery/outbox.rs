@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Row, SqliteConnection};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use super::config::DispatchConfig;
 use super::dispatcher::Dispatcher;
@@ -13,6 +14,7 @@ use super::publish::{new_message, store_message, Audience, PUBLISH_POSTGRES, PUB
 use super::redeliver::attempt;
 use super::ssrf::SsrfPolicy;
 use super::store::{now_ms, on_pool, Pool};
+use super::telemetry::publish_span;
 use super::tenant::Tenant;
 use super::OutboxError;
 use crate::signing::{Secret, SigningKey};
@@ -365,18 +367,25 @@ impl Outbox {
     where
         W::Payload: Serialize,
     {
+        let span = publish_span(W::NAME, audience);
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value)?;
+        span.record("message", message.id.as_str());
         let sql = match self.pool {
             Pool::Sqlite(_) => &PUBLISH_SQLITE,
             Pool::Postgres(_) => &PUBLISH_POSTGRES,
         };
-        on_pool!(&self.pool, |pool| {
-            let mut tx = pool.begin().await?;
-            store_message!(&mut *tx, &message, audience, sql)?;
-            tx.commit().await?;
-            Ok::<(), OutboxError>(())
-        })?;
+        let deliveries = async {
+            on_pool!(&self.pool, |pool| {
+                let mut tx = pool.begin().await?;
+                let deliveries = store_message!(&mut *tx, &message, audience, sql)?;
+                tx.commit().await?;
+                Ok::<usize, OutboxError>(deliveries)
+            })
+        }
+        .instrument(span.clone())
+        .await?;
+        span.record("deliveries", deliveries);
         self.published.notify_waiters();
         Ok(message.id)
     }
@@ -391,14 +400,23 @@ impl Outbox {
     where
         W::Payload: Serialize,
     {
+        let span = publish_span(W::NAME, audience);
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value)?;
-        match tx.connection() {
-            Connection::Sqlite(conn) => store_message!(conn, &message, audience, &PUBLISH_SQLITE)?,
-            Connection::Postgres(conn) => {
-                store_message!(conn, &message, audience, &PUBLISH_POSTGRES)?
+        span.record("message", message.id.as_str());
+        let deliveries = async {
+            match tx.connection() {
+                Connection::Sqlite(conn) => {
+                    store_message!(conn, &message, audience, &PUBLISH_SQLITE)
+                }
+                Connection::Postgres(conn) => {
+                    store_message!(conn, &message, audience, &PUBLISH_POSTGRES)
+                }
             }
-        };
+        }
+        .instrument(span.clone())
+        .await?;
+        span.record("deliveries", deliveries);
         // Dispatchers poll, so a delivery committed later is still found.
         self.published.notify_waiters();
         Ok(message.id)

@@ -22,6 +22,44 @@ pub(crate) fn storable(bytes: &[u8], limit: usize) -> String {
     stored
 }
 
+/// The longest error stored for an attempt: reqwest's messages may quote what the receiver
+/// sent (a bad status line, a header).
+pub(crate) const ERROR_LIMIT: usize = 2048;
+
+/// The first bytes of a response body, for the attempt log: what arrives by `deadline`.
+pub(crate) async fn excerpt(
+    mut response: reqwest::Response,
+    deadline: tokio::time::Instant,
+) -> Option<String> {
+    const LIMIT: usize = 1024;
+    let mut bytes = Vec::new();
+    while bytes.len() < LIMIT {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(LIMIT);
+    (!bytes.is_empty()).then(|| storable(&bytes, LIMIT))
+}
+
+pub(crate) fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_connect() {
+        "connection failed"
+    } else if error.is_timeout() {
+        "timed out"
+    } else {
+        "request failed"
+    };
+    let mut message = format!("{kind}: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::storable;
