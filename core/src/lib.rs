@@ -15,6 +15,8 @@ mod gateway;
 pub mod management;
 mod merge;
 mod method;
+#[cfg(feature = "portal")]
+pub mod portal;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 mod schema;

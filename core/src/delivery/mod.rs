@@ -20,6 +20,7 @@ mod config;
 mod cursor;
 mod dispatcher;
 mod filter;
+mod history;
 mod lanes;
 mod outbox;
 mod publish;
@@ -34,12 +35,15 @@ pub use admin::{StoredPayload, SubscriptionUpdate};
 pub use config::{DispatchConfig, MAX_CONCURRENCY, RECORDING_MARGIN};
 pub use dispatcher::{Dispatcher, DispatcherHandle, Metrics};
 pub use filter::{Filter, FilterError};
+pub use history::{MessageRecord, RECENT_LIMIT};
 pub use outbox::{
     Attempt, CreatedSubscription, Outbox, OutboxTransaction, Subscription, SubscriptionInfo,
 };
 pub use redeliver::{ATTEMPTS_LIMIT, REPLAY_LIMIT};
 pub use retry::RetrySchedule;
 pub use ssrf::{IpNet, SsrfPolicy};
+#[cfg(feature = "portal")]
+pub(crate) use tenant::check_name as check_tenant_name;
 pub use tenant::Tenant;
 
 /// What went wrong in the outbox.

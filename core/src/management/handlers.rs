@@ -346,6 +346,7 @@ async fn update_subscription(
         url: body.url,
         events: body.events,
         filter: body.filter,
+        description: None,
     };
     Ok(Json(tenant.update_subscription(&id, update).await?.into()))
 }
