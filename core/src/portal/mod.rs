@@ -15,6 +15,7 @@
 mod catalogue;
 mod handlers;
 mod pages;
+mod session;
 mod time;
 mod token;
 
