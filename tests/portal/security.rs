@@ -30,6 +30,23 @@ async fn a_link_opens_a_session_for_its_tenant_only() {
     ] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
+    let max_age: u64 = cookie
+        .split("Max-Age=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (58..=60).contains(&max_age),
+        "the session ends with the link: {cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "switched off for this plain-HTTP test"
+    );
     let token = link.split("token=").nth(1).unwrap();
     assert!(
         !cookie.contains(token),
@@ -45,11 +62,23 @@ async fn a_link_opens_a_session_for_its_tenant_only() {
     let (status, page) = server.get("/webhooks/portal", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(page.contains("Open this portal with the link"), "{page}");
-    let short = server.portal.link("acme", Duration::from_secs(1)).unwrap();
+    let short = server.portal.link("acme", Duration::from_secs(2)).unwrap();
+    let short_session = server.get_cookie(&short).await;
+    assert_eq!(
+        server.get("/webhooks/portal", Some(&short_session)).await.0,
+        StatusCode::OK
+    );
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let (status, page) = server.get(&short, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(page.contains("This link has expired"), "{page}");
+    let (status, page) = server.get("/webhooks/portal", Some(&short_session)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the session expires with its link"
+    );
+    assert!(page.contains("This session has expired"), "{page}");
     let other_key = Portal::new([9u8; 32]).unwrap();
     let forged = other_key.link("acme", Duration::from_secs(60)).unwrap();
     let tampered = format!("{}x", &link);
@@ -225,4 +254,27 @@ async fn a_tenant_sees_and_touches_only_its_own_endpoints() {
         .unwrap();
     assert_eq!(kept.url, "http://127.0.0.1:9/acme-only");
     assert!(kept.enabled);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_by_default() {
+    let dir = std::env::temp_dir().join(format!("hookspec-portal-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let outbox =
+        hookspec::delivery::Outbox::sqlite(&format!("sqlite://{}", dir.join("o.db").display()))
+            .await
+            .unwrap();
+    let portal = Portal::new(KEY).unwrap().at("/support/hooks").unwrap();
+    let bound = hookspec::App::new("Payments", "1.0.0")
+        .webhook_portal(outbox, portal.clone())
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let base = format!("http://{}", bound.local_addr().unwrap());
+    tokio::spawn(bound.run_until(std::future::pending()));
+    let link = portal.link("acme", Duration::from_secs(60)).unwrap();
+    let response = reqwest::get(format!("{base}{link}")).await.unwrap();
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    assert!(cookie.contains("Path=/support/hooks;"), "{cookie}");
 }

@@ -75,9 +75,8 @@ impl Server {
         (response.status(), response.text().await.unwrap())
     }
 
-    /// Opens a link as a browser would, and reads the CSRF token off the endpoints page.
-    pub async fn sign_in(&self, tenant: &str) -> Browser<'_> {
-        let link = self.portal.link(tenant, Duration::from_secs(60)).unwrap();
+    /// Opens `link` and returns the session cookie it sets, as `name=value`.
+    pub async fn get_cookie(&self, link: &str) -> String {
         let response = self
             .client
             .get(format!("{}{link}", self.base))
@@ -85,8 +84,14 @@ impl Server {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
-        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+        set_cookie.split(';').next().unwrap().to_owned()
+    }
+
+    /// Opens a link as a browser would, and reads the CSRF token off the add-endpoint page.
+    pub async fn sign_in(&self, tenant: &str) -> Browser<'_> {
+        let link = self.portal.link(tenant, Duration::from_secs(60)).unwrap();
+        let cookie = self.get_cookie(&link).await;
         let (status, page) = self
             .get("/webhooks/portal/endpoints/new", Some(&cookie))
             .await;
