@@ -278,3 +278,19 @@ async fn the_session_cookie_is_secure_by_default() {
     assert!(cookie.ends_with("; Secure"), "{cookie}");
     assert!(cookie.contains("Path=/support/hooks;"), "{cookie}");
 }
+
+#[tokio::test]
+async fn signing_out_removes_the_cookie_and_needs_the_csrf_token() {
+    let server = Server::start().await;
+    let acme = server.sign_in("acme").await;
+    let forged = acme.post_raw("/webhooks/portal/logout", &[]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.headers().get(SET_COOKIE).is_none());
+    let response = acme.post("/webhooks/portal/logout", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(
+        cookie.starts_with("hookspec_portal=;") && cookie.contains("Max-Age=0"),
+        "{cookie}"
+    );
+}

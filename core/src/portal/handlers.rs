@@ -12,7 +12,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::pages::{EndpointForm, FormErrors};
-use super::session::{html, login, Failure, Posted, Session};
+use super::session::{html, login, logout, Failure, Posted, Session};
 use super::time::parse_utc;
 use super::PortalState;
 use crate::delivery::{OutboxError, Subscription, SubscriptionUpdate, RECENT_LIMIT};
@@ -25,6 +25,7 @@ pub(super) fn routes(state: PortalState) -> Router {
     let p = state.settings.path.clone();
     Router::new()
         .route(&format!("{p}/login"), get(login))
+        .route(&format!("{p}/logout"), post(logout))
         .route(&p, get(list_endpoints))
         .route(&format!("{p}/assets/portal.css"), get(stylesheet))
         .route(&format!("{p}/events"), get(events))

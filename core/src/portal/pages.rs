@@ -64,6 +64,7 @@ impl Page<'_> {
                                 a href={ (self.base) "/events" } { "Event catalogue" }
                             }
                             span.tenant { "Account: " (tenant) }
+                            (self.button(&format!("{}/logout", self.base), "Sign out", "quiet"))
                         }
                     }
                     main {
@@ -105,6 +106,17 @@ impl Page<'_> {
                 body { p { "Signed in. " a href=(self.base) { "Continue to your endpoints" } } }
             }
         }
+    }
+
+    pub(super) fn signed_out(&self) -> Markup {
+        let page = Page {
+            tenant: None,
+            ..*self
+        };
+        page.layout(
+            "Signed out",
+            html! { p { "You are signed out of this browser." } },
+        )
     }
 
     pub(super) fn endpoints(&self, endpoints: &[SubscriptionInfo], notice: Option<&str>) -> Markup {

@@ -246,6 +246,31 @@ pub(super) struct LinkQuery {
     token: Option<String>,
 }
 
+/// The `Set-Cookie` value for a session cookie holding `value` for `max_age` seconds.
+fn session_cookie(state: &PortalState, value: &str, max_age: u64) -> Option<HeaderValue> {
+    let secure = if state.settings.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{COOKIE_NAME}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
+        state.settings.path
+    );
+    HeaderValue::from_str(&cookie).ok()
+}
+
+/// Removes the session cookie from the browser. (Sessions are signed, not stored: a copy of
+/// the cookie taken before stays valid until the link's expiry.)
+pub(super) async fn logout(State(state): State<PortalState>, posted: Posted) -> Response {
+    let page = posted.session.page(&state);
+    let mut response = html(StatusCode::OK, page.signed_out());
+    if let Some(value) = session_cookie(&state, "", 0) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
+}
+
 /// Exchanges a link's token for a session cookie that expires with the link.
 pub(super) async fn login(
     State(state): State<PortalState>,
@@ -262,15 +287,6 @@ pub(super) async fn login(
     };
     let session = keys.sign(Purpose::Session, &claims.tenant, claims.expires_at);
     let max_age = claims.expires_at.saturating_sub(now_secs());
-    let secure = if state.settings.secure_cookie {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{COOKIE_NAME}={session}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
-        state.settings.path
-    );
     let page = Page {
         base: &state.settings.path,
         title: &state.settings.title,
@@ -278,7 +294,7 @@ pub(super) async fn login(
         csrf: "",
     };
     let mut response = html(StatusCode::OK, page.signed_in());
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+    if let Some(value) = session_cookie(&state, &session, max_age) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
     response
