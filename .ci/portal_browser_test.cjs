@@ -46,7 +46,7 @@ async function main() {
     await acme.fill("#url", `${base}/receiver/acme-shop`);
     await acme.fill("#description", xss);
     await acme.check('input[name=events][value="order.placed"]');
-    await acme.click("button[type=submit]");
+    await acme.click("form.endpoint button[type=submit]");
     const secret = (await acme.textContent("#secret")).trim();
     check(secret.startsWith("whsec_"), "the secret is shown once after adding");
     await acme.screenshot({ path: `${out}/secret.png`, fullPage: true });
@@ -79,7 +79,7 @@ async function main() {
     await acme.goto(`${base}/webhooks/portal/endpoints/new`);
     await acme.fill("#url", `${base}/receiver/acme-other`);
     await acme.fill("#filter", "total = = 1");
-    await acme.click("button[type=submit]");
+    await acme.click("form.endpoint button[type=submit]");
     check((await acme.textContent("#filter-error")).includes("column 9"), "a bad filter's column is shown inline");
     await acme.screenshot({ path: `${out}/filter-error.png`, fullPage: true });
 
@@ -97,6 +97,16 @@ async function main() {
       const response = await acme.request.post(`${base}/webhooks/portal/endpoints`, { form, maxRedirects: 0 });
       check(response.status() === 403, `a POST ${what} is refused (${response.status()})`);
     }
+    // A form on another site, submitted in the signed-in browser: SameSite=Strict keeps the
+    // cookie off it, and it has no token either.
+    const attacker = await acme.context().newPage();
+    await attacker.setContent(
+      `<form method="post" action="${base}/webhooks/portal/endpoints">` +
+        `<input name="url" value="${base}/receiver/csrf-cross-site"><button>go</button></form>`,
+    );
+    const [crossSite] = await Promise.all([attacker.waitForNavigation(), attacker.click("button")]);
+    check([401, 403].includes(crossSite.status()), `a cross-site form post is refused (${crossSite.status()})`);
+    await attacker.close();
     await acme.goto(`${base}/webhooks/portal`);
     check(!(await acme.content()).includes("/receiver/csrf"), "the refused posts created nothing");
 
