@@ -86,6 +86,10 @@ async fn the_catalogue_shows_descriptions_schemas_and_examples() {
         form.contains(r#"name="events" value="payment.created""#),
         "{form}"
     );
+    assert!(
+        !form.contains(r#"value="webhook.test""#),
+        "sent on request only: {form}"
+    );
 }
 
 /// A receiver answering 200 with a body, counting what it got.
