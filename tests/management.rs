@@ -349,11 +349,22 @@ async fn update_page_enable_disable_rotate_pull_and_delete() {
             reqwest::Method::PATCH,
             &format!("/webhooks/subscriptions/{id}"),
             Some("alice-token"),
-            Some(json!({"events": ["payment.created"], "filter": "amount != 0"})),
+            Some(json!({"events": ["payment.created"], "filter": "amount != 0", "description": "<b>orders</b>"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["filter"], "amount != 0");
+    assert_eq!(updated["description"], "<b>orders</b>", "stored as given");
+    let (_, cleared) = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/webhooks/subscriptions/{id}"),
+            Some("alice-token"),
+            Some(json!({"description": null})),
+        )
+        .await;
+    assert!(cleared["description"].is_null(), "{cleared}");
+    assert_eq!(cleared["filter"], "amount != 0", "the rest is kept");
     let (_, disabled) = api
         .post(
             &format!("/webhooks/subscriptions/{id}/disable"),

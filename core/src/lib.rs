@@ -18,6 +18,8 @@ mod merge;
 mod method;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "portal")]
+pub mod portal;
 #[cfg(feature = "receiver")]
 pub mod receiver;
 mod schema;

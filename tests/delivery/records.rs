@@ -161,3 +161,47 @@ async fn an_event_name_with_a_control_character_is_refused() {
         backend.publish_task().await;
     }
 }
+
+#[tokio::test]
+async fn recent_messages_show_one_subscriptions_attempts_newest_first() {
+    for backend in backends().await {
+        let name = backend.name;
+        let flaky = Receiver::failing_first(1).await;
+        let steady = Receiver::answering(StatusCode::OK).await;
+        let sub = backend.subscribe(&flaky).await;
+        backend.subscribe(&steady).await;
+        let outbox = &backend.outbox;
+        let tenant = outbox.tenant(TENANT);
+        let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
+        let first = backend.publish_task().await;
+        drained(outbox, WAIT).await;
+        let second = backend.publish_task().await;
+        drained(outbox, WAIT).await;
+        dispatcher.shutdown().await;
+        let third = backend.publish_task().await;
+
+        let recent = tenant.recent_messages(&sub.id, 10).await.unwrap();
+        let ids: Vec<&str> = recent.iter().map(|m| m.message_id.as_str()).collect();
+        assert_eq!(ids, [&third, &second, &first], "{name}");
+        let pending: Vec<bool> = recent.iter().map(|m| m.pending).collect();
+        assert_eq!(pending, [true, false, false], "{name}");
+        let statuses = |i: usize| -> Vec<Option<i64>> {
+            recent[i].attempts.iter().map(|a| a.status_code).collect()
+        };
+        // The other subscription's attempts at the same messages are not listed.
+        assert_eq!(statuses(0), [], "{name}");
+        assert_eq!(statuses(1), [Some(200)], "{name}");
+        assert_eq!(statuses(2), [Some(500), Some(200)], "{name}");
+        assert_eq!(recent[2].event, "entity.changed", "{name}");
+        let newest = tenant.recent_messages(&sub.id, 1).await.unwrap();
+        assert_eq!(newest.len(), 1, "{name}");
+        let other = outbox
+            .tenant("someone-else")
+            .recent_messages(&sub.id, 10)
+            .await;
+        assert!(
+            matches!(other, Err(OutboxError::NotFound(_))),
+            "{name}: {other:?}"
+        );
+    }
+}

@@ -65,6 +65,8 @@ pub struct App {
         crate::delivery::Outbox,
         std::sync::Arc<dyn crate::management::Authenticate>,
     )>,
+    #[cfg(feature = "portal")]
+    portal: Option<(crate::delivery::Outbox, crate::portal::Portal)>,
 }
 
 impl App {
@@ -77,6 +79,8 @@ impl App {
             endpoints: Endpoints::default(),
             #[cfg(feature = "management")]
             management: None,
+            #[cfg(feature = "portal")]
+            portal: None,
         }
     }
 
@@ -130,6 +134,20 @@ impl App {
         self
     }
 
+    /// Mounts the customers' endpoint portal (see [`crate::portal`]) at the portal's path
+    /// (default `/webhooks/portal`), on `outbox`: each customer, signed in by a link from
+    /// [`Portal::link`](crate::portal::Portal::link), manages its own tenant's endpoints.
+    /// The pages are served, not documented.
+    #[cfg(feature = "portal")]
+    pub fn webhook_portal(
+        mut self,
+        outbox: crate::delivery::Outbox,
+        portal: crate::portal::Portal,
+    ) -> Self {
+        self.portal = Some((outbox, portal));
+        self
+    }
+
     /// Sets where the document and the docs pages are served; see [`Endpoints`].
     pub fn endpoints(mut self, endpoints: Endpoints) -> Self {
         self.endpoints = endpoints;
@@ -161,9 +179,23 @@ impl App {
         self.bind(addr).await?.run().await
     }
 
-    // Only the management API changes the app on its way out.
+    // Only the management API and the portal change the app on their way out.
     #[cfg_attr(not(feature = "management"), allow(unused_mut))]
     fn into_parts(mut self) -> Result<(Router, OpenApi), AppError> {
+        #[cfg(feature = "portal")]
+        let mut portal_catalogue = None;
+        #[cfg(feature = "portal")]
+        if let Some((outbox, portal)) = self.portal.take() {
+            let (routes, cell) = crate::portal::router(outbox, portal);
+            self.plain.push(routes);
+            // The portal sends the test event the management API documents.
+            if self.management.is_none() {
+                self.builder = self
+                    .builder
+                    .webhook(WebhookGateway::new(crate::management::webhook_test));
+            }
+            portal_catalogue = Some(cell);
+        }
         #[cfg(feature = "management")]
         let mut catalogue = None;
         #[cfg(feature = "management")]
@@ -193,6 +225,10 @@ impl App {
         #[cfg(feature = "management")]
         if let Some(catalogue) = catalogue {
             crate::management::publish_catalogue(&catalogue, &doc);
+        }
+        #[cfg(feature = "portal")]
+        if let Some(catalogue) = portal_catalogue {
+            crate::portal::publish_catalogue(&catalogue, &doc);
         }
         Ok((router, doc))
     }

@@ -24,6 +24,8 @@ pub struct SubscriptionUpdate {
     pub events: Option<Vec<String>>,
     /// A new filter; `Some(None)` removes it.
     pub filter: Option<Option<String>>,
+    /// A new description; `Some(None)` removes it.
+    pub description: Option<Option<String>>,
 }
 
 /// One stored payload of a subscription, for consumers that pull (Airtable's model).
@@ -136,17 +138,19 @@ impl Tenant {
         if let Some(filter) = &filter {
             Filter::parse(filter)?;
         }
+        let description = update.description.unwrap_or(current.description);
         let events = update.events.unwrap_or(current.events);
         super::publish::check_event_names(&events)?;
         let events = serde_json::to_string(&events)?;
         on_pool!(&self.outbox.pool, |pool| {
-            sqlx::query("UPDATE hookspec_subscriptions SET url = $1, events = $2, filter = $3, updated_at = $4 WHERE id = $5 AND owner = $6")
+            sqlx::query("UPDATE hookspec_subscriptions SET url = $1, events = $2, filter = $3, description = $7, updated_at = $4 WHERE id = $5 AND owner = $6")
                 .bind(&url)
                 .bind(&events)
                 .bind(&filter)
                 .bind(now_ms())
                 .bind(id)
                 .bind(&current.tenant)
+                .bind(&description)
                 .execute(pool)
                 .await?;
             Ok::<(), OutboxError>(())

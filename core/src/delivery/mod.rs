@@ -20,6 +20,7 @@ mod config;
 mod cursor;
 mod dispatcher;
 mod filter;
+mod history;
 mod lanes;
 mod outbox;
 mod publish;
@@ -35,6 +36,7 @@ pub use admin::{StoredPayload, SubscriptionUpdate};
 pub use config::{DispatchConfig, MAX_CONCURRENCY, RECORDING_MARGIN};
 pub use dispatcher::{Dispatcher, DispatcherHandle, Metrics};
 pub use filter::{Filter, FilterError};
+pub use history::{MessageRecord, RECENT_LIMIT};
 pub use outbox::{
     Attempt, CreatedSubscription, DeliveryCounts, Outbox, OutboxTransaction, Subscription,
     SubscriptionInfo,
@@ -42,6 +44,8 @@ pub use outbox::{
 pub use redeliver::{ATTEMPTS_LIMIT, REPLAY_LIMIT};
 pub use retry::{EmptyRetrySchedule, RetrySchedule};
 pub use ssrf::{InvalidNetwork, IpNet, SsrfPolicy, TargetRefused};
+#[cfg(feature = "portal")]
+pub(crate) use tenant::check_name as check_tenant_name;
 pub use tenant::Tenant;
 
 /// What went wrong in the outbox.

@@ -46,7 +46,7 @@ impl std::fmt::Debug for Outbox {
 
 /// The columns `subscription_info!` reads.
 pub(crate) const SUBSCRIPTION_COLUMNS: &str =
-    "id, owner, url, events, filter, enabled, disabled_reason, failing_since, expires_at";
+    "id, owner, url, events, filter, description, enabled, disabled_reason, failing_since, expires_at";
 
 /// A `SubscriptionInfo` from a row of either backend holding [`SUBSCRIPTION_COLUMNS`].
 macro_rules! subscription_info {
@@ -59,6 +59,7 @@ macro_rules! subscription_info {
             url: row.try_get("url")?,
             events: serde_json::from_str(&events)?,
             filter: row.try_get("filter")?,
+            description: row.try_get("description")?,
             enabled: row.try_get("enabled")?,
             disabled_reason: row.try_get("disabled_reason")?,
             failing_since: row.try_get("failing_since")?,
@@ -165,6 +166,8 @@ pub struct SubscriptionInfo {
     pub events: Vec<String>,
     /// Its filter expression.
     pub filter: Option<String>,
+    /// Its description, for people.
+    pub description: Option<String>,
     /// Whether deliveries are sent.
     pub enabled: bool,
     /// Why it was disabled: `gone` (the receiver answered 410), `failing`, or `manual`.

@@ -18,7 +18,7 @@ use crate::Webhook;
 const MAX_TENANT_LEN: usize = 200;
 
 /// `name`, if it can name a tenant: an empty one would be everybody's and nobody's.
-fn check_name(name: &str) -> Result<&str, OutboxError> {
+pub(crate) fn check_name(name: &str) -> Result<&str, OutboxError> {
     let why = if name.is_empty() {
         "is empty"
     } else if name.len() > MAX_TENANT_LEN {

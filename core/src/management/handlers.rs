@@ -132,6 +132,10 @@ pub(super) struct UpdateSubscription {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     filter: Option<Option<String>>,
+    /// A new description; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
 }
 
 fn double_option<'de, D: serde::Deserializer<'de>>(
@@ -147,6 +151,8 @@ pub(super) struct SubscriptionView {
     url: String,
     events: Vec<String>,
     filter: Option<String>,
+    /// A description for people.
+    description: Option<String>,
     enabled: bool,
     /// `gone` (the receiver answered 410), `failing`, or `manual`.
     disabled_reason: Option<String>,
@@ -161,6 +167,7 @@ impl From<SubscriptionInfo> for SubscriptionView {
             url: s.url,
             events: s.events,
             filter: s.filter,
+            description: s.description,
             enabled: s.enabled,
             disabled_reason: s.disabled_reason,
             expires_at: s.expires_at,
@@ -328,7 +335,7 @@ async fn get_subscription(
     Ok(Json(tenant.subscription(&id).await?.into()))
 }
 
-/// Changes a subscription's URL, events or filter.
+/// Changes a subscription's URL, events, filter or description.
 #[utoipa::path(patch, path = "/webhooks/subscriptions/{id}", tag = "webhook management", params(("id" = String, Path, description = "The subscription id")), request_body = UpdateSubscription,
     responses((status = 200, description = "OK", body = SubscriptionView), (status = 404, description = "No such subscription for this owner", body = ErrorBody), (status = 422, description = "Invalid input", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -346,6 +353,7 @@ async fn update_subscription(
         url: body.url,
         events: body.events,
         filter: body.filter,
+        description: body.description,
     };
     Ok(Json(tenant.update_subscription(&id, update).await?.into()))
 }

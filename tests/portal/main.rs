@@ -1,0 +1,5 @@
+//! The customer portal over real HTTP.
+
+mod actions;
+mod security;
+mod support;
