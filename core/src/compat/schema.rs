@@ -33,6 +33,8 @@ const LOWER_BOUNDS: [&str; 5] = [
 struct Shape {
     /// The JSON types allowed; `None` for any (no `type` keyword).
     types: Option<BTreeSet<String>>,
+    /// Whether `types` is the union of `oneOf`/`anyOf` alternatives rather than a `type`.
+    typed_by_alternatives: bool,
     properties: BTreeMap<String, Value>,
     required: BTreeSet<String>,
     /// `additionalProperties: false` (or `unevaluatedProperties: false`).
@@ -78,6 +80,7 @@ impl Shape {
         }
         if shape.types.is_none() {
             shape.types = alternatives_types(doc, &shape.keywords, at)?;
+            shape.typed_by_alternatives = shape.types.is_some();
         }
         Ok(shape)
     }
@@ -213,7 +216,10 @@ impl Differ<'_> {
         }
         let old = Shape::of(&self.old, old, at, 0)?;
         let new = Shape::of(&self.new, new, at, 0)?;
-        self.types(&old, &new, direction, at);
+        // Alternatives on both sides are compared one by one below, not as a union of types.
+        if !(old.typed_by_alternatives && new.typed_by_alternatives) {
+            self.types(&old, &new, direction, at);
+        }
         self.format(&old, &new, direction, at);
         self.bounds(&old, &new, direction, at);
         self.enumeration(&old, &new, direction, at);
