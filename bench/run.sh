@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark and rewrites BENCHMARKS.md: document build (hookspec vs utoipa builders
 # vs FastAPI), serving (/openapi.json vs a static handler, with wrk), compile time (200
-# webhooks vs 200 #[utoipa::path]), and durable delivery (vs the HTTP ceiling).
+# webhooks vs 200 #[utoipa::path]), durable delivery (vs the HTTP ceiling), and the compat check
+# of the largest Adyen pair (vs parsing it alone).
 # Figures are medians with their spread; quote the ratios, the machines are shared and noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ echo "== 1. document build"
 "$venv/bin/python" "$gen/fastapi_openapi.py" 10 100 1000 > "$out/fastapi.jsonl"
 
 echo "== 2. serving"
-cargo build --release --quiet -p hookspec-bench --bin serve_pair --bin delivery_load
+cargo build --release --quiet -p hookspec-bench --bin serve_pair --bin delivery_load --bin compat_diff
 target/release/serve_pair > "$out/serve_pair.txt" &
 server=$!
 trap 'kill $server 2> /dev/null || true' EXIT
@@ -51,6 +52,9 @@ done
 echo "== 4. durable delivery"
 pg=${HOOKSPEC_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 target/release/delivery_load --events 20000 --runs 5 --postgres "$pg" > "$out/delivery.md"
+
+echo "== 5. compat check"
+target/release/compat_diff > "$out/compat.md"
 
 echo "== report"
 python3 bench/gen/report.py "$out" "bash bench/run.sh" > BENCHMARKS.md

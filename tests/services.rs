@@ -49,6 +49,24 @@ pub fn python() -> Option<&'static str> {
         .as_deref()
 }
 
+/// The folder of Adyen's published webhook documents, beside the repository
+/// (`../shared/data/adyen`), or at `HOOKSPEC_ADYEN_DOCUMENTS`.
+pub fn adyen_documents() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("HOOKSPEC_ADYEN_DOCUMENTS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/adyen"),
+        Into::into,
+    );
+    if dir.join("LICENSE").is_file() {
+        return Some(dir);
+    }
+    missing(&format!(
+        "Adyen's webhook documents are not at {}: the compat tests over them are skipped \
+         (set HOOKSPEC_ADYEN_DOCUMENTS to their folder)",
+        dir.display()
+    ));
+    None
+}
+
 /// Whether a TCP connection to the URL's host and port opens.
 fn reachable(url: &str) -> bool {
     let Ok(parsed) = reqwest::Url::parse(url) else {

@@ -5,6 +5,7 @@ extern crate self as hookspec;
 
 #[cfg(feature = "app")]
 mod app;
+pub mod compat;
 mod definition;
 #[cfg(feature = "delivery")]
 pub mod delivery;
