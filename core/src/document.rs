@@ -90,7 +90,8 @@ impl OpenApiBuilder {
     }
 
     /// Builds the document. Duplicate webhooks, duplicate operationIds, clashing schema names
-    /// and unknown security schemes are errors that name both sides.
+    /// and unknown security schemes are errors that name both sides; a `$ref` that resolves
+    /// to nothing is an error naming it.
     pub fn build(self) -> Result<OpenApi, Error> {
         let mut doc = self.base;
         for other in self.merged {
@@ -158,6 +159,7 @@ impl OpenApiBuilder {
         {
             doc.components = None;
         }
+        crate::refs::check_refs(&doc)?;
         Ok(doc)
     }
 }

@@ -11,12 +11,14 @@ pub mod delivery;
 mod document;
 mod error;
 mod gateway;
+mod generic;
 #[cfg(feature = "management")]
 pub mod management;
 mod merge;
 mod method;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+mod refs;
 mod schema;
 #[cfg(feature = "signing")]
 pub mod signing;
@@ -43,6 +45,7 @@ pub use utoipa_axum;
 /// Support for the code the macros generate. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::generic::{TypeArg, ViaSchemarsGeneric, ViaUtoipaGeneric};
     pub use crate::schema::{SchemaProbe, ViaSchemars, ViaUtoipa};
     pub use std::string::String;
     pub use std::vec::Vec;

@@ -249,7 +249,8 @@ fn definition(c: &Checked) -> TokenStream {
 
 /// The schema of a type that derives utoipa's `ToSchema` or schemars' `JsonSchema`, picked by
 /// autoref specialisation. Spanned at the user's type, so a type that is neither is reported
-/// at the parameter.
+/// at the parameter. A generic type (`Envelope<Address>`) passes its type arguments along, so
+/// that each instantiation gets a name and a schema of its own.
 fn schema_of(ty: &Type) -> TokenStream {
     if let Some(item) = signature::wrapped(ty, "Vec") {
         let item = schema_of(item);
@@ -259,11 +260,45 @@ fn schema_of(ty: &Type) -> TokenStream {
         let inner = schema_of(inner);
         return quote!(::hookspec::SchemaSource::nullable(#inner));
     }
+    match type_args(ty) {
+        Some(args) => probe(ty, quote!(generic_source(#args))),
+        None => probe(ty, quote!(schema_source())),
+    }
+}
+
+/// The type arguments of a generic type, as a `Vec<TypeArg>` expression; `None` for a type
+/// without any.
+fn type_args(ty: &Type) -> Option<TokenStream> {
+    let Type::Path(path) = ty else { return None };
+    let syn::PathArguments::AngleBracketed(generic) = &path.path.segments.last()?.arguments else {
+        return None;
+    };
+    let args: Vec<TokenStream> = generic
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::GenericArgument::Type(arg) => Some(match type_args(arg) {
+                Some(args) => probe(arg, quote!(generic_arg(#args))),
+                None => probe(arg, quote!(leaf_arg())),
+            }),
+            _ => None,
+        })
+        .collect();
+    if args.is_empty() {
+        return None;
+    }
+    Some(quote!(::hookspec::__private::Vec::from([#(#args),*])))
+}
+
+/// `call` on the schema probe of `ty`, which picks utoipa or schemars.
+fn probe(ty: &Type, call: TokenStream) -> TokenStream {
     quote_spanned! {ty.span()=>
         {
             #[allow(unused_imports)]
-            use ::hookspec::__private::{ViaSchemars as _, ViaUtoipa as _};
-            (&&::hookspec::__private::SchemaProbe::<#ty>::new()).schema_source()
+            use ::hookspec::__private::{
+                ViaSchemars as _, ViaSchemarsGeneric as _, ViaUtoipa as _, ViaUtoipaGeneric as _,
+            };
+            (&&::hookspec::__private::SchemaProbe::<#ty>::new()).#call
         }
     }
 }
