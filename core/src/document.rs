@@ -263,9 +263,23 @@ fn operation(
             op = op.parameter(param);
         }
     }
-    if let Some(payload) = &def.payload {
-        let mut content = ContentBuilder::new().schema(Some(payload.register(registry)?));
+    let payload = def
+        .payload
+        .as_ref()
+        .map(|payload| payload.register(registry))
+        .transpose()?;
+    // An enveloped webhook always has a body: `data` is `null` when there is no payload.
+    let schema = match payload {
+        _ if def.envelope => Some(crate::envelope::schema(&def.name, payload)),
+        payload => payload,
+    };
+    if let Some(schema) = schema {
+        let mut content = ContentBuilder::new().schema(Some(schema));
         if let Some(example) = example(def)? {
+            let example = match def.envelope {
+                true => crate::envelope::example(&def.name, example),
+                false => example,
+            };
             content = content.example(Some(example));
         }
         let media = def.content_type.as_deref().unwrap_or(JSON);

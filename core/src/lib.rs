@@ -9,6 +9,7 @@ mod definition;
 #[cfg(feature = "delivery")]
 pub mod delivery;
 mod document;
+mod envelope;
 mod error;
 mod gateway;
 mod generic;
@@ -27,6 +28,7 @@ pub mod signing;
 pub use app::{App, AppError, BoundApp, Endpoints};
 pub use definition::{ExampleFn, HeaderDef, Overrides, QueryFn, ResponseDef, WebhookDef};
 pub use document::OpenApiBuilder;
+pub use envelope::Envelope;
 pub use error::Error;
 pub use gateway::{IntoWebhooks, Webhook, WebhookGateway};
 pub use hookspec_macros::{

@@ -155,6 +155,7 @@ pub(crate) fn handle_impls(handle: &Ident, checked: &Checked) -> TokenStream {
         None => quote!(()),
     };
     let definition = definition(checked);
+    let envelope = checked.args.envelope.unwrap_or(false);
     quote! {
         impl #handle {
             /// The webhook's name: the key of its entry in the document's `webhooks`.
@@ -167,6 +168,7 @@ pub(crate) fn handle_impls(handle: &Ident, checked: &Checked) -> TokenStream {
             const NAME: &'static str = #name;
             const METHODS: &'static [::hookspec::Method] = #handle::METHODS;
             type Payload = #payload;
+            const ENVELOPE: bool = #envelope;
 
             fn definition() -> ::hookspec::WebhookDef {
                 #definition
@@ -212,6 +214,9 @@ fn definition(c: &Checked) -> TokenStream {
     }
     if let Some(include) = a.include_in_schema {
         chain.extend(quote!(.include_in_schema(#include)));
+    }
+    if let Some(envelope) = a.envelope {
+        chain.extend(quote!(.envelope(#envelope)));
     }
     for requirement in a.security.iter().flatten() {
         let requirement = requirement_tokens(requirement);
