@@ -292,7 +292,7 @@ fn type_args(ty: &Type) -> Option<TokenStream> {
     if args.is_empty() {
         return None;
     }
-    Some(quote!(::hookspec::__private::Vec::from([#(#args),*])))
+    Some(quote!(::core::convert::From::from([#(#args),*])))
 }
 
 /// `call` on the schema probe of `ty`, which picks utoipa or schemars.
