@@ -461,3 +461,19 @@ fn envelopes_per_webhook_group_and_gateway() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_renamed_enveloped_webhook_documents_the_type_it_is_sent_with() {
+    // Delivery sends the declared name; the gateway's name is the document's key only.
+    let doc = OpenApiBuilder::new("Payments", "1.0.0")
+        .webhook(WebhookGateway::new(enveloped::payment_enveloped).name("payment.renamed"))
+        .build()
+        .unwrap();
+    let value = serde_json::to_value(&doc).unwrap();
+    let schema = &value["webhooks"]["payment.renamed"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"];
+    assert_eq!(
+        schema["properties"]["type"]["enum"],
+        serde_json::json!(["payment.enveloped"])
+    );
+}

@@ -22,6 +22,9 @@ pub(crate) enum Example {
 #[derive(Clone, Debug)]
 pub struct WebhookDef {
     pub(crate) name: String,
+    /// The name as declared, which delivery sends (in an envelope's `type`) even when a
+    /// gateway documents the webhook under another name.
+    pub(crate) declared_name: String,
     pub(crate) methods: &'static [Method],
     pub(crate) operation_id: String,
     pub(crate) summary: Option<String>,
@@ -49,8 +52,10 @@ impl WebhookDef {
         methods: &'static [Method],
         operation_id: impl Into<String>,
     ) -> Self {
+        let name = name.into();
         WebhookDef {
-            name: name.into(),
+            declared_name: name.clone(),
+            name,
             methods,
             operation_id: operation_id.into(),
             summary: None,

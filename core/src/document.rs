@@ -270,14 +270,14 @@ fn operation(
         .transpose()?;
     // An enveloped webhook always has a body: `data` is `null` when there is no payload.
     let schema = match payload {
-        _ if def.envelope => Some(crate::envelope::schema(&def.name, payload)),
+        _ if def.envelope => Some(crate::envelope::schema(&def.declared_name, payload)),
         payload => payload,
     };
     if let Some(schema) = schema {
         let mut content = ContentBuilder::new().schema(Some(schema));
         if let Some(example) = example(def)? {
             let example = match def.envelope {
-                true => crate::envelope::example(&def.name, example),
+                true => crate::envelope::example(&def.declared_name, example),
                 false => example,
             };
             content = content.example(Some(example));

@@ -120,7 +120,7 @@ impl WebhookGateway {
         self.members
             .iter()
             .filter(|def| def.envelope || self.overrides.envelope == Some(true))
-            .map(|def| def.name.clone())
+            .map(|def| def.declared_name.clone())
             .collect()
     }
 
