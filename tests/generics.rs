@@ -50,8 +50,17 @@ pub mod with_utoipa {
         Deleted,
     }
 
+    #[derive(Serialize, utoipa::ToSchema)]
+    #[schema(as = api::Wrapper)]
+    pub struct Wrapper<T> {
+        pub data: T,
+    }
+
     #[whpost("address.created")]
     pub async fn address_created(data: Envelope<Address>) {}
+
+    #[whpost("address.wrapped")]
+    pub async fn address_wrapped(data: Wrapper<Address>) {}
 
     #[whpost("customer.created")]
     pub async fn customer_created(data: Envelope<Customer>) {}
@@ -314,4 +323,16 @@ fn schemars_instantiations() {
     );
     let bad_customer = json!({"id": "e", "data": {"kind": "robot"}});
     assert!(!schema_errors(&doc, "Envelope_Customer", &bad_customer).is_empty());
+}
+
+#[test]
+fn a_renamed_generic_keeps_its_alias_in_the_name() {
+    use with_utoipa::*;
+    let doc = OpenApiBuilder::new("Generics", "1")
+        .webhook(WebhookGateway::new(address_wrapped))
+        .build()
+        .unwrap();
+    let value: Value = serde_json::from_str(&checked("generic_alias", &doc)).unwrap();
+    assert_eq!(component_names(&value), ["Country", "api.Wrapper_Address"]);
+    valid(&doc, "api.Wrapper_Address", Wrapper { data: address() });
 }
