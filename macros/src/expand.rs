@@ -266,8 +266,8 @@ fn schema_of(ty: &Type) -> TokenStream {
         return quote!(::hookspec::SchemaSource::nullable(#inner));
     }
     match type_args(ty) {
-        Some(args) => probe(ty, quote!(generic_source(#args))),
-        None => probe(ty, quote!(schema_source())),
+        Some(args) => probe(ty, "generic_source", args),
+        None => probe(ty, "schema_source", TokenStream::new()),
     }
 }
 
@@ -283,8 +283,8 @@ fn type_args(ty: &Type) -> Option<TokenStream> {
         .iter()
         .filter_map(|arg| match arg {
             syn::GenericArgument::Type(arg) => Some(match type_args(arg) {
-                Some(args) => probe(arg, quote!(generic_arg(#args))),
-                None => probe(arg, quote!(leaf_arg())),
+                Some(args) => probe(arg, "generic_arg", args),
+                None => probe(arg, "leaf_arg", TokenStream::new()),
             }),
             _ => None,
         })
@@ -295,15 +295,17 @@ fn type_args(ty: &Type) -> Option<TokenStream> {
     Some(quote!(::core::convert::From::from([#(#args),*])))
 }
 
-/// `call` on the schema probe of `ty`, which picks utoipa or schemars.
-fn probe(ty: &Type, call: TokenStream) -> TokenStream {
+/// `method(args)` on the schema probe of `ty`, which picks utoipa or schemars. The method is
+/// spanned at `ty` too, so that a type that is neither is reported at the user's type.
+fn probe(ty: &Type, method: &str, args: TokenStream) -> TokenStream {
+    let method = Ident::new(method, ty.span());
     quote_spanned! {ty.span()=>
         {
             #[allow(unused_imports)]
             use ::hookspec::__private::{
                 ViaSchemars as _, ViaSchemarsGeneric as _, ViaUtoipa as _, ViaUtoipaGeneric as _,
             };
-            (&&::hookspec::__private::SchemaProbe::<#ty>::new()).#call
+            (&&::hookspec::__private::SchemaProbe::<#ty>::new()).#method(#args)
         }
     }
 }
