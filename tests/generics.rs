@@ -62,6 +62,10 @@ pub mod with_utoipa {
     #[whpost("address.wrapped")]
     pub async fn address_wrapped(data: Wrapper<Address>) {}
 
+    /// Generic types of other crates: written in place, as before.
+    #[whpost("addresses.by_city", headers(("x-sent-at" = chrono::DateTime<chrono::Utc>)))]
+    pub async fn addresses_by_city(data: std::collections::BTreeMap<String, Address>) {}
+
     #[whpost("customer.created")]
     pub async fn customer_created(data: Envelope<Customer>) {}
 
@@ -335,4 +339,28 @@ fn a_renamed_generic_keeps_its_alias_in_the_name() {
     let value: Value = serde_json::from_str(&checked("generic_alias", &doc)).unwrap();
     assert_eq!(component_names(&value), ["Country", "api.Wrapper_Address"]);
     valid(&doc, "api.Wrapper_Address", Wrapper { data: address() });
+}
+
+#[test]
+fn generic_types_of_other_crates_stay_inline() {
+    use with_utoipa::*;
+    let doc = OpenApiBuilder::new("Generics", "1")
+        .webhook(WebhookGateway::new(addresses_by_city))
+        .build()
+        .unwrap();
+    let value: Value = serde_json::from_str(&checked("generic_foreign", &doc)).unwrap();
+    let operation = &value["webhooks"]["addresses.by_city"]["post"];
+    let body = &operation["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["type"], "object", "{body}");
+    let header = &operation["parameters"][0]["schema"];
+    assert_eq!(header["format"], "date-time", "{header}");
+    let map = std::collections::BTreeMap::from([("Paris".to_owned(), address())]);
+    assert_eq!(
+        hookspec_tests::request_body_errors(
+            &doc,
+            "addresses.by_city",
+            &serde_json::to_value(map).unwrap()
+        ),
+        Vec::<String>::new()
+    );
 }

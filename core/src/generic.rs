@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use utoipa::openapi::{RefOr, Schema};
 
-use crate::schema::{is_named, register_schemars_body, SchemaRegistry, SchemaSource};
+use crate::schema::{is_named, register_schemars_body, SchemaProbe, SchemaRegistry, SchemaSource};
 use crate::Error;
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
@@ -39,6 +39,10 @@ enum ArgKind {
     },
     Schemars {
         name: fn() -> Cow<'static, str>,
+    },
+    /// Neither: only schemars can have a schema for a type over it (`DateTime<Utc>`).
+    Opaque {
+        type_name: &'static str,
     },
 }
 
@@ -88,7 +92,7 @@ impl TypeArg {
             ArgKind::Utoipa { name, args, .. } => {
                 Ok(format!("{}_{}", name(), utoipa_names(args, type_name)?))
             }
-            ArgKind::Schemars { .. } => Err(mixed(type_name)),
+            ArgKind::Schemars { .. } | ArgKind::Opaque { .. } => Err(mixed(type_name)),
         }
     }
 
@@ -116,9 +120,15 @@ impl TypeArg {
         })
     }
 
+    /// The argument's part of a schemars instantiation's name: its `schema_name()`, else the
+    /// last segment of its Rust path.
     fn schemars_name(&self) -> Cow<'static, str> {
         match &self.0 {
             ArgKind::Utoipa { name, .. } | ArgKind::Schemars { name } => name(),
+            ArgKind::Opaque { type_name } => {
+                let path = type_name.split('<').next().unwrap_or(type_name);
+                Cow::Borrowed(path.rsplit("::").next().unwrap_or(path))
+            }
         }
     }
 }
@@ -146,7 +156,7 @@ fn utoipa_inline_all(
 fn mixed(type_name: &str) -> Error {
     Error::UnsupportedSchema {
         type_name: type_name.to_owned(),
-        detail: "a utoipa generic type whose type argument only implements schemars' `JsonSchema`"
+        detail: "a utoipa generic type with a type argument that does not implement `ToSchema`"
             .to_owned(),
     }
 }
@@ -216,43 +226,105 @@ fn register_schemars_generic<T: schemars::JsonSchema + 'static>(
     Ok(utoipa::openapi::Ref::from_schema_name(name).into())
 }
 
-/// Picks utoipa's `ToSchema` for a generic type; see [`SchemaProbe`](crate::schema::SchemaProbe).
+/// Picks utoipa's `ToSchema` for a generic type; see [`SchemaProbe`].
 #[doc(hidden)]
 pub trait ViaUtoipaGeneric {
     #[doc(hidden)]
     fn generic_source(&self, args: Vec<TypeArg>) -> SchemaSource;
-    #[doc(hidden)]
-    fn generic_arg(&self, args: Vec<TypeArg>) -> TypeArg;
 }
 
-impl<T> ViaUtoipaGeneric for &crate::schema::SchemaProbe<T>
+impl<T> ViaUtoipaGeneric for &SchemaProbe<T>
 where
     T: utoipa::ToSchema + utoipa::__dev::ComposeSchema + 'static,
 {
     fn generic_source(&self, args: Vec<TypeArg>) -> SchemaSource {
         SchemaSource::utoipa_generic::<T>(args)
     }
+}
 
+/// Picks schemars' `JsonSchema` for a generic type; see [`SchemaProbe`].
+#[doc(hidden)]
+pub trait ViaSchemarsGeneric {
+    #[doc(hidden)]
+    fn generic_source(&self, args: Vec<TypeArg>) -> SchemaSource;
+}
+
+impl<T: schemars::JsonSchema + 'static> ViaSchemarsGeneric for SchemaProbe<T> {
+    fn generic_source(&self, args: Vec<TypeArg>) -> SchemaSource {
+        SchemaSource::schemars_generic::<T>(args)
+    }
+}
+
+// A type argument is probed at three levels, `(&&&SchemaProbe::<A>::new()).leaf_arg()`:
+// utoipa, else schemars, else neither. A type argument need not be a schema of its own
+// (`DateTime<Utc>`: schemars knows the whole type, not `Utc`), so the last level always
+// applies; whether the generic type itself has a schema is checked by its own probe.
+
+/// A type argument that implements utoipa's `ToSchema`.
+#[doc(hidden)]
+pub trait ArgViaUtoipa {
+    #[doc(hidden)]
+    fn leaf_arg(&self) -> TypeArg;
+}
+
+impl<T: utoipa::ToSchema> ArgViaUtoipa for &&SchemaProbe<T> {
+    fn leaf_arg(&self) -> TypeArg {
+        TypeArg::utoipa_leaf::<T>()
+    }
+}
+
+/// A generic type argument that utoipa composes.
+#[doc(hidden)]
+pub trait ArgViaUtoipaComposed {
+    #[doc(hidden)]
+    fn generic_arg(&self, args: Vec<TypeArg>) -> TypeArg;
+}
+
+impl<T> ArgViaUtoipaComposed for &&SchemaProbe<T>
+where
+    T: utoipa::ToSchema + utoipa::__dev::ComposeSchema,
+{
     fn generic_arg(&self, args: Vec<TypeArg>) -> TypeArg {
         TypeArg::utoipa_composed::<T>(args)
     }
 }
 
-/// Picks schemars' `JsonSchema` for a generic type; see [`SchemaProbe`](crate::schema::SchemaProbe).
+/// A type argument that implements schemars' `JsonSchema`.
 #[doc(hidden)]
-pub trait ViaSchemarsGeneric {
+pub trait ArgViaSchemars {
     #[doc(hidden)]
-    fn generic_source(&self, args: Vec<TypeArg>) -> SchemaSource;
+    fn leaf_arg(&self) -> TypeArg;
     #[doc(hidden)]
     fn generic_arg(&self, args: Vec<TypeArg>) -> TypeArg;
 }
 
-impl<T: schemars::JsonSchema + 'static> ViaSchemarsGeneric for crate::schema::SchemaProbe<T> {
-    fn generic_source(&self, args: Vec<TypeArg>) -> SchemaSource {
-        SchemaSource::schemars_generic::<T>(args)
+impl<T: schemars::JsonSchema> ArgViaSchemars for &SchemaProbe<T> {
+    fn leaf_arg(&self) -> TypeArg {
+        TypeArg::schemars::<T>()
     }
 
     fn generic_arg(&self, _args: Vec<TypeArg>) -> TypeArg {
         TypeArg::schemars::<T>()
+    }
+}
+
+/// A type argument that is neither.
+#[doc(hidden)]
+pub trait ArgOpaque {
+    #[doc(hidden)]
+    fn leaf_arg(&self) -> TypeArg;
+    #[doc(hidden)]
+    fn generic_arg(&self, args: Vec<TypeArg>) -> TypeArg;
+}
+
+impl<T: ?Sized> ArgOpaque for SchemaProbe<T> {
+    fn leaf_arg(&self) -> TypeArg {
+        TypeArg(ArgKind::Opaque {
+            type_name: std::any::type_name::<T>(),
+        })
+    }
+
+    fn generic_arg(&self, _args: Vec<TypeArg>) -> TypeArg {
+        self.leaf_arg()
     }
 }

@@ -47,7 +47,10 @@ pub use utoipa_axum;
 /// Support for the code the macros generate. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::generic::{TypeArg, ViaSchemarsGeneric, ViaUtoipaGeneric};
+    pub use crate::generic::{
+        ArgOpaque, ArgViaSchemars, ArgViaUtoipa, ArgViaUtoipaComposed, TypeArg, ViaSchemarsGeneric,
+        ViaUtoipaGeneric,
+    };
     pub use crate::schema::{SchemaProbe, ViaSchemars, ViaUtoipa};
     pub use std::string::String;
     pub use std::vec::Vec;

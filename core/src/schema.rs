@@ -326,17 +326,11 @@ impl<T: ?Sized> SchemaProbe<T> {
 pub trait ViaUtoipa {
     #[doc(hidden)]
     fn schema_source(&self) -> SchemaSource;
-    #[doc(hidden)]
-    fn leaf_arg(&self) -> TypeArg;
 }
 
 impl<T: utoipa::ToSchema + 'static> ViaUtoipa for &SchemaProbe<T> {
     fn schema_source(&self) -> SchemaSource {
         SchemaSource::utoipa::<T>()
-    }
-
-    fn leaf_arg(&self) -> TypeArg {
-        TypeArg::utoipa_leaf::<T>()
     }
 }
 
@@ -345,17 +339,11 @@ impl<T: utoipa::ToSchema + 'static> ViaUtoipa for &SchemaProbe<T> {
 pub trait ViaSchemars {
     #[doc(hidden)]
     fn schema_source(&self) -> SchemaSource;
-    #[doc(hidden)]
-    fn leaf_arg(&self) -> TypeArg;
 }
 
 impl<T: schemars::JsonSchema + 'static> ViaSchemars for SchemaProbe<T> {
     fn schema_source(&self) -> SchemaSource {
         SchemaSource::schemars::<T>()
-    }
-
-    fn leaf_arg(&self) -> TypeArg {
-        TypeArg::schemars::<T>()
     }
 }
 

@@ -283,8 +283,8 @@ fn type_args(ty: &Type) -> Option<TokenStream> {
         .iter()
         .filter_map(|arg| match arg {
             syn::GenericArgument::Type(arg) => Some(match type_args(arg) {
-                Some(args) => probe(arg, "generic_arg", args),
-                None => probe(arg, "leaf_arg", TokenStream::new()),
+                Some(args) => arg_probe(arg, quote!(generic_arg(#args))),
+                None => arg_probe(arg, quote!(leaf_arg())),
             }),
             _ => None,
         })
@@ -293,6 +293,20 @@ fn type_args(ty: &Type) -> Option<TokenStream> {
         return None;
     }
     Some(quote!(::core::convert::From::from([#(#args),*])))
+}
+
+/// `call` on the three-level probe of a type argument, which never fails to compile: a type
+/// argument need not be a schema itself (`DateTime<Utc>`).
+fn arg_probe(ty: &Type, call: TokenStream) -> TokenStream {
+    quote! {
+        {
+            #[allow(unused_imports)]
+            use ::hookspec::__private::{
+                ArgOpaque as _, ArgViaSchemars as _, ArgViaUtoipa as _, ArgViaUtoipaComposed as _,
+            };
+            (&&&::hookspec::__private::SchemaProbe::<#ty>::new()).#call
+        }
+    }
 }
 
 /// `method(args)` on the schema probe of `ty`, which picks utoipa or schemars. The method is
