@@ -70,6 +70,27 @@ pub fn schema_errors(doc: &OpenApi, name: &str, value: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Validates `value` against the JSON request body schema that `doc` gives webhook `webhook`
+/// (its first method), with every component resolvable: what a receiver is told it gets.
+pub fn request_body_errors(doc: &OpenApi, webhook: &str, value: &Value) -> Vec<String> {
+    let doc = serde_json::to_value(doc).expect("a document serializes");
+    let operations = doc["webhooks"][webhook]
+        .as_object()
+        .unwrap_or_else(|| panic!("webhook `{webhook}` is not in the document"));
+    let body = operations
+        .values()
+        .find_map(|operation| operation["requestBody"]["content"]["application/json"].get("schema"))
+        .unwrap_or_else(|| panic!("webhook `{webhook}` documents no JSON body"));
+    let mut schema = body.clone();
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema".into();
+    schema["components"] = doc["components"].clone();
+    let validator = jsonschema::draft202012::new(&schema).expect("the body schema compiles");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
 /// `target/openapi-docs` of this workspace.
 pub fn docs_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")

@@ -386,3 +386,94 @@ fn signed_webhooks_document_the_standard_headers() {
     }
     snapshot("signed_webhooks", &doc);
 }
+
+mod enveloped {
+    use super::*;
+
+    /// A payment, in a Standard Webhooks envelope.
+    #[whpost(
+        "payment.enveloped",
+        envelope,
+        example = r#"{"is_paid": true, "amount": 1.5, "paid_at": "2026-01-01T00:00:00Z"}"#
+    )]
+    pub async fn payment_enveloped(data: Payment) {}
+
+    #[whpost("payment.bare")]
+    pub async fn payment_bare(data: Payment) {}
+
+    #[whpost("payment.gateway")]
+    pub async fn payment_gateway(data: Payment) {}
+
+    pub struct Wrapped;
+
+    #[webhooks(envelope)]
+    impl Wrapped {
+        #[whpost("payments.enveloped")]
+        pub async fn payments(data: Vec<Payment>) {}
+    }
+}
+
+#[test]
+fn envelopes_per_webhook_group_and_gateway() {
+    use enveloped::*;
+    let doc = OpenApiBuilder::new("Payments", "1.0.0")
+        .webhook(WebhookGateway::new(payment_enveloped))
+        .webhook(WebhookGateway::new(Wrapped))
+        .webhook(WebhookGateway::new(payment_gateway).envelope(true))
+        .webhook(WebhookGateway::new(payment_bare))
+        .build()
+        .unwrap();
+    let json = checked("enveloped", &doc);
+    insta::assert_snapshot!("enveloped.json", json);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let body = |name: &str| {
+        value["webhooks"][name]["post"]["requestBody"]["content"]["application/json"].clone()
+    };
+    for name in ["payment.enveloped", "payments.enveloped", "payment.gateway"] {
+        let schema = &body(name)["schema"];
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["type", "timestamp", "data"]),
+            "{name}"
+        );
+        assert_eq!(
+            schema["properties"]["type"]["enum"],
+            serde_json::json!([name]),
+            "{name}"
+        );
+        assert_eq!(
+            schema["properties"]["timestamp"]["format"], "date-time",
+            "{name}"
+        );
+    }
+    assert_eq!(
+        body("payment.bare")["schema"]["$ref"],
+        "#/components/schemas/Payment"
+    );
+    assert_eq!(
+        body("payment.enveloped")["example"]["type"],
+        "payment.enveloped"
+    );
+    assert_eq!(body("payment.enveloped")["example"]["data"]["amount"], 1.5);
+    let example = body("payment.enveloped")["example"].clone();
+    assert_eq!(
+        hookspec_tests::request_body_errors(&doc, "payment.enveloped", &example),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_renamed_enveloped_webhook_documents_the_type_it_is_sent_with() {
+    // Delivery sends the declared name; the gateway's name is the document's key only.
+    let doc = OpenApiBuilder::new("Payments", "1.0.0")
+        .webhook(WebhookGateway::new(enveloped::payment_enveloped).name("payment.renamed"))
+        .build()
+        .unwrap();
+    let value = serde_json::to_value(&doc).unwrap();
+    let schema = &value["webhooks"]["payment.renamed"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"];
+    assert_eq!(
+        schema["properties"]["type"]["enum"],
+        serde_json::json!(["payment.enveloped"])
+    );
+}

@@ -237,3 +237,35 @@ fn a_lossy_schemars_schema_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_dangling_ref_is_an_error_naming_it() {
+    // A hand-written `ToSchema` that refers to a component its `schemas()` does not bring.
+    #[derive(Serialize)]
+    pub struct Careless;
+    impl utoipa::PartialSchema for Careless {
+        fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+            utoipa::openapi::ObjectBuilder::new()
+                .property("data", utoipa::openapi::Ref::from_schema_name("Missing"))
+                .into()
+        }
+    }
+    impl utoipa::ToSchema for Careless {}
+    #[whpost("careless")]
+    pub async fn careless(data: Careless) {}
+    let err = OpenApiBuilder::new("A", "1")
+        .webhook(WebhookGateway::new(careless))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::DanglingRef {
+            reference: "#/components/schemas/Missing".into(),
+            at: "/components/schemas/Careless/properties/data".into()
+        }
+    );
+    assert!(
+        err.to_string().contains("#/components/schemas/Missing"),
+        "{err}"
+    );
+}

@@ -22,6 +22,9 @@ pub(crate) enum Example {
 #[derive(Clone, Debug)]
 pub struct WebhookDef {
     pub(crate) name: String,
+    /// The name as declared, which delivery sends (in an envelope's `type`) even when a
+    /// gateway documents the webhook under another name.
+    pub(crate) declared_name: String,
     pub(crate) methods: &'static [Method],
     pub(crate) operation_id: String,
     pub(crate) summary: Option<String>,
@@ -39,6 +42,7 @@ pub struct WebhookDef {
     pub(crate) payload: Option<SchemaSource>,
     pub(crate) query: Option<QueryFn>,
     pub(crate) returns: Option<SchemaSource>,
+    pub(crate) envelope: bool,
 }
 
 impl WebhookDef {
@@ -48,8 +52,10 @@ impl WebhookDef {
         methods: &'static [Method],
         operation_id: impl Into<String>,
     ) -> Self {
+        let name = name.into();
         WebhookDef {
-            name: name.into(),
+            declared_name: name.clone(),
+            name,
             methods,
             operation_id: operation_id.into(),
             summary: None,
@@ -67,6 +73,7 @@ impl WebhookDef {
             payload: None,
             query: None,
             returns: None,
+            envelope: false,
         }
     }
 
@@ -88,6 +95,11 @@ impl WebhookDef {
     /// The Rust type of its payload, if it has one.
     pub fn payload_type(&self) -> Option<String> {
         self.payload.as_ref().map(SchemaSource::type_name)
+    }
+
+    /// Whether its payload is wrapped in a Standard Webhooks [`Envelope`](crate::Envelope).
+    pub fn is_enveloped(&self) -> bool {
+        self.envelope
     }
 
     /// Whether the webhook appears in the document.
@@ -193,11 +205,18 @@ impl WebhookDef {
         self
     }
 
+    /// Wraps the payload in a Standard Webhooks [`Envelope`](crate::Envelope).
+    pub fn envelope(mut self, envelope: bool) -> Self {
+        self.envelope = envelope;
+        self
+    }
+
     /// Applies a group's or gateway's options to this member. See [`Overrides`].
     pub fn with_group(mut self, overrides: &Overrides) -> Self {
         add_tags(&mut self.tags, overrides.tags.iter().map(String::as_str));
         self.deprecated |= overrides.deprecated.unwrap_or(false);
         self.include_in_schema &= overrides.include_in_schema.unwrap_or(true);
+        self.envelope |= overrides.envelope.unwrap_or(false);
         if let Some(security) = &overrides.security {
             self.security = Some(security.clone());
         }
@@ -225,14 +244,15 @@ fn requirement_of(requirement: &[(&str, &[&str])]) -> SecurityRequirement {
 }
 
 /// Options a `#[webhooks]` group or a [`WebhookGateway`](crate::WebhookGateway) applies to every
-/// member: tags are added, `deprecated` and `include_in_schema = false` win, and `security`
-/// replaces the members' own. The outer layer applies last, so a gateway overrides its group.
+/// member: tags are added, `deprecated`, `envelope` and `include_in_schema = false` win, and
+/// `security` replaces the members' own. The outer layer applies last, so a gateway overrides its group.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
     pub(crate) tags: Vec<String>,
     pub(crate) deprecated: Option<bool>,
     pub(crate) include_in_schema: Option<bool>,
     pub(crate) security: Option<Vec<SecurityRequirement>>,
+    pub(crate) envelope: Option<bool>,
 }
 
 impl Overrides {
@@ -264,6 +284,12 @@ impl Overrides {
         self.security
             .get_or_insert_with(Vec::new)
             .push(requirement_of(requirement));
+        self
+    }
+
+    /// Wraps every member's payload in a Standard Webhooks [`Envelope`](crate::Envelope).
+    pub fn envelope(mut self, envelope: bool) -> Self {
+        self.envelope = Some(envelope);
         self
     }
 

@@ -90,7 +90,8 @@ impl OpenApiBuilder {
     }
 
     /// Builds the document. Duplicate webhooks, duplicate operationIds, clashing schema names
-    /// and unknown security schemes are errors that name both sides.
+    /// and unknown security schemes are errors that name both sides; a `$ref` that resolves
+    /// to nothing is an error naming it.
     pub fn build(self) -> Result<OpenApi, Error> {
         let mut doc = self.base;
         for other in self.merged {
@@ -158,6 +159,7 @@ impl OpenApiBuilder {
         {
             doc.components = None;
         }
+        crate::refs::check_refs(&doc)?;
         Ok(doc)
     }
 }
@@ -261,9 +263,23 @@ fn operation(
             op = op.parameter(param);
         }
     }
-    if let Some(payload) = &def.payload {
-        let mut content = ContentBuilder::new().schema(Some(payload.register(registry)?));
+    let payload = def
+        .payload
+        .as_ref()
+        .map(|payload| payload.register(registry))
+        .transpose()?;
+    // An enveloped webhook always has a body: `data` is `null` when there is no payload.
+    let schema = match payload {
+        _ if def.envelope => Some(crate::envelope::schema(&def.declared_name, payload)),
+        payload => payload,
+    };
+    if let Some(schema) = schema {
+        let mut content = ContentBuilder::new().schema(Some(schema));
         if let Some(example) = example(def)? {
+            let example = match def.envelope {
+                true => crate::envelope::example(&def.declared_name, example),
+                false => example,
+            };
             content = content.example(Some(example));
         }
         let media = def.content_type.as_deref().unwrap_or(JSON);

@@ -80,4 +80,14 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// A `$ref` in the built document points at nothing: a type's schema refers to a
+    /// component that nothing registered (a hand-written `ToSchema` whose `schemas()` misses
+    /// one, or a base document that is incomplete).
+    #[error("the document refers to `{reference}` at `{at}`, which it does not define")]
+    DanglingRef {
+        /// The reference, e.g. `#/components/schemas/Address`.
+        reference: String,
+        /// The JSON pointer of the `$ref` in the document.
+        at: String,
+    },
 }

@@ -19,6 +19,9 @@ pub trait Webhook: 'static {
     const METHODS: &'static [Method];
     /// The payload type: the function's body parameter, `()` if it has none.
     type Payload;
+    /// Whether the payload is sent wrapped in an [`Envelope`](crate::Envelope): declared with
+    /// `envelope` on the webhook or on its `#[webhooks]` group.
+    const ENVELOPE: bool = false;
 
     /// Everything the document says about this webhook.
     fn definition() -> WebhookDef;
@@ -100,6 +103,25 @@ impl WebhookGateway {
     pub fn include_in_schema(mut self, include: bool) -> Self {
         self.overrides = self.overrides.include_in_schema(include);
         self
+    }
+
+    /// `true` wraps every webhook's payload in a Standard Webhooks [`Envelope`](crate::Envelope)
+    /// in the document. The outbox knows of a gateway's envelope only when told, with
+    /// `Outbox::send_as_documented(&gateway)` (feature `delivery`).
+    pub fn envelope(mut self, envelope: bool) -> Self {
+        self.overrides = self.overrides.envelope(envelope);
+        self
+    }
+
+    /// The names (as declared, before [`name`](Self::name)) of the webhooks this gateway
+    /// sends in an envelope.
+    #[cfg(feature = "delivery")]
+    pub(crate) fn enveloped_events(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|def| def.envelope || self.overrides.envelope == Some(true))
+            .map(|def| def.declared_name.clone())
+            .collect()
     }
 
     /// The webhooks with the gateway's options applied.

@@ -10,9 +10,11 @@ mod definition;
 #[cfg(feature = "delivery")]
 pub mod delivery;
 mod document;
+mod envelope;
 mod error;
 pub mod example;
 mod gateway;
+mod generic;
 #[cfg(feature = "management")]
 pub mod management;
 mod merge;
@@ -23,6 +25,7 @@ pub mod metrics;
 pub mod portal;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+mod refs;
 mod schema;
 #[cfg(feature = "signing")]
 pub mod signing;
@@ -31,6 +34,7 @@ pub mod signing;
 pub use app::{App, AppError, BoundApp, Endpoints};
 pub use definition::{ExampleFn, HeaderDef, Overrides, QueryFn, ResponseDef, WebhookDef};
 pub use document::OpenApiBuilder;
+pub use envelope::Envelope;
 pub use error::Error;
 pub use gateway::{IntoWebhooks, Webhook, WebhookGateway};
 pub use hookspec_macros::{
@@ -49,6 +53,10 @@ pub use utoipa_axum;
 /// Support for the code the macros generate. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::generic::{
+        ArgOpaque, ArgViaSchemars, ArgViaUtoipa, ArgViaUtoipaComposed, TypeArg, ViaSchemarsGeneric,
+        ViaUtoipaGeneric,
+    };
     pub use crate::schema::{SchemaProbe, ViaSchemars, ViaUtoipa};
     pub use std::string::String;
     pub use std::vec::Vec;

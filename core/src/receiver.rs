@@ -36,6 +36,9 @@ use crate::signing::{Verifier, VerifyError, HEADER_ID, HEADER_TIMESTAMP};
 
 /// A webhook body whose Standard Webhooks signature checked out, deserialized from JSON.
 ///
+/// A webhook declared with `envelope` arrives as `{type, timestamp, data}`: extract
+/// `Verified<hookspec::Envelope<Payment>>` and read `payload.data`.
+///
 /// Extracting it needs a [`Verifier`] in the router's state (directly, or through
 /// `FromRef`). A bad or missing signature, or a timestamp outside the tolerance, is answered
 /// `401` with a JSON reason; a body that is not the expected JSON, `400`.

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use serde_json::Value;
 use utoipa::openapi::{RefOr, Schema};
 
+use crate::generic::{RegisterGeneric, TypeArg};
 use crate::Error;
 
 /// How to get the schema of one Rust type into a document. Built by the `wh*` macros.
@@ -22,6 +23,12 @@ enum Kind {
         type_name: &'static str,
         register: fn(&mut SchemaRegistry) -> Result<RefOr<Schema>, Error>,
     },
+    Generic {
+        type_name: &'static str,
+        id: std::any::TypeId,
+        register: RegisterGeneric,
+        args: Vec<TypeArg>,
+    },
     Array(Box<SchemaSource>),
     Nullable(Box<SchemaSource>),
 }
@@ -30,7 +37,9 @@ impl SchemaSource {
     /// The Rust type the schema describes, e.g. `alloc::vec::Vec<my::Payment>`.
     pub fn type_name(&self) -> String {
         match &self.0 {
-            Kind::Type { type_name, .. } => (*type_name).to_owned(),
+            Kind::Type { type_name, .. } | Kind::Generic { type_name, .. } => {
+                (*type_name).to_owned()
+            }
             Kind::Array(item) => format!("alloc::vec::Vec<{}>", item.type_name()),
             Kind::Nullable(inner) => format!("core::option::Option<{}>", inner.type_name()),
         }
@@ -41,6 +50,9 @@ impl SchemaSource {
         use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
         Ok(match &self.0 {
             Kind::Type { register, .. } => register(registry)?,
+            Kind::Generic {
+                id, register, args, ..
+            } => registry.once(*id, |registry| register(registry, args))?,
             Kind::Array(item) => ArrayBuilder::new().items(item.register(registry)?).into(),
             Kind::Nullable(inner) => OneOfBuilder::new()
                 .item(ObjectBuilder::new().schema_type(Type::Null))
@@ -62,6 +74,21 @@ impl SchemaSource {
         SchemaSource(Kind::Type {
             type_name: std::any::type_name::<T>(),
             register: register_schemars::<T>,
+        })
+    }
+
+    /// A generic type's instantiation, registered by `register` with its type arguments.
+    pub(crate) fn generic(
+        type_name: &'static str,
+        id: std::any::TypeId,
+        register: RegisterGeneric,
+        args: Vec<TypeArg>,
+    ) -> Self {
+        SchemaSource(Kind::Generic {
+            type_name,
+            id,
+            register,
+            args,
         })
     }
 
@@ -114,12 +141,25 @@ impl SchemaRegistry {
         }
     }
 
-    /// Registers `T` with `register` the first time, and answers from memory afterwards.
-    fn once<T: 'static>(
+    /// Inserts every `(name, schema)` of `schemas`, all brought by `origin`.
+    pub(crate) fn insert_all(
         &mut self,
-        register: fn(&mut SchemaRegistry) -> Result<RefOr<Schema>, Error>,
+        schemas: Vec<(String, RefOr<Schema>)>,
+        origin: &str,
+    ) -> Result<(), Error> {
+        for (name, schema) in schemas {
+            self.insert(name, schema, origin)?;
+        }
+        Ok(())
+    }
+
+    /// Registers the type `id` with `register` the first time, and answers from memory
+    /// afterwards.
+    fn once(
+        &mut self,
+        id: std::any::TypeId,
+        register: impl FnOnce(&mut SchemaRegistry) -> Result<RefOr<Schema>, Error>,
     ) -> Result<RefOr<Schema>, Error> {
-        let id = std::any::TypeId::of::<T>();
         if let Some(schema) = self.done.get(&id) {
             return Ok(schema.clone());
         }
@@ -137,7 +177,7 @@ impl SchemaRegistry {
 
 /// Types of the standard library and primitives are written inline; the user's own types get
 /// a component and a `$ref`, as utoipa does for derived types.
-fn is_named(type_name: &str) -> bool {
+pub(crate) fn is_named(type_name: &str) -> bool {
     const INLINE_PREFIXES: [&str; 3] = ["alloc::", "core::", "std::"];
     type_name.starts_with(|c: char| c.is_ascii_alphabetic())
         && type_name.contains("::")
@@ -147,7 +187,7 @@ fn is_named(type_name: &str) -> bool {
 fn register_utoipa<T: utoipa::ToSchema + 'static>(
     registry: &mut SchemaRegistry,
 ) -> Result<RefOr<Schema>, Error> {
-    registry.once::<T>(register_utoipa_uncached::<T>)
+    registry.once(std::any::TypeId::of::<T>(), register_utoipa_uncached::<T>)
 }
 
 fn register_utoipa_uncached<T: utoipa::ToSchema + 'static>(
@@ -156,9 +196,7 @@ fn register_utoipa_uncached<T: utoipa::ToSchema + 'static>(
     let origin = std::any::type_name::<T>();
     let mut nested = Vec::new();
     T::schemas(&mut nested);
-    for (name, schema) in nested {
-        registry.insert(name, schema, origin)?;
-    }
+    registry.insert_all(nested, origin)?;
     if !is_named(origin) {
         return Ok(T::schema());
     }
@@ -170,24 +208,50 @@ fn register_utoipa_uncached<T: utoipa::ToSchema + 'static>(
 fn register_schemars<T: schemars::JsonSchema + 'static>(
     registry: &mut SchemaRegistry,
 ) -> Result<RefOr<Schema>, Error> {
-    registry.once::<T>(register_schemars_uncached::<T>)
+    registry.once(std::any::TypeId::of::<T>(), register_schemars_uncached::<T>)
 }
 
 fn register_schemars_uncached<T: schemars::JsonSchema + 'static>(
     registry: &mut SchemaRegistry,
 ) -> Result<RefOr<Schema>, Error> {
     let origin = std::any::type_name::<T>();
+    let mut generator = schemars_generator();
+    let root = generator.subschema_for::<T>();
+    registry.insert_schemars_definitions(&mut generator, origin)?;
+    json_to_utoipa(root.to_value(), origin)
+}
+
+/// `T`'s own schema written out (not a `$ref` to it), after registering what it refers to.
+pub(crate) fn register_schemars_body<T: schemars::JsonSchema>(
+    registry: &mut SchemaRegistry,
+) -> Result<RefOr<Schema>, Error> {
+    let origin = std::any::type_name::<T>();
+    let mut generator = schemars_generator();
+    let body = T::json_schema(&mut generator);
+    registry.insert_schemars_definitions(&mut generator, origin)?;
+    json_to_utoipa(body.to_value(), origin)
+}
+
+fn schemars_generator() -> schemars::SchemaGenerator {
     let mut settings = schemars::generate::SchemaSettings::draft2020_12();
     settings.definitions_path = "/components/schemas".into();
     settings.meta_schema = None;
     // A webhook payload is what the sender serializes.
     settings.contract = schemars::generate::Contract::Serialize;
-    let mut generator = settings.into_generator();
-    let root = generator.subschema_for::<T>();
-    for (name, schema) in generator.take_definitions(true) {
-        registry.insert(name, json_to_utoipa(schema, origin)?, origin)?;
+    settings.into_generator()
+}
+
+impl SchemaRegistry {
+    fn insert_schemars_definitions(
+        &mut self,
+        generator: &mut schemars::SchemaGenerator,
+        origin: &str,
+    ) -> Result<(), Error> {
+        for (name, schema) in generator.take_definitions(true) {
+            self.insert(name, json_to_utoipa(schema, origin)?, origin)?;
+        }
+        Ok(())
     }
-    json_to_utoipa(root.to_value(), origin)
 }
 
 /// Converts a JSON Schema 2020-12 value into utoipa's model, refusing any loss: utoipa's model

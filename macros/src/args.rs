@@ -7,8 +7,9 @@ use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, parenthesized, Expr, Ident, LitBool, LitInt, LitStr, Token, Type};
+use syn::{bracketed, Expr, Ident, LitBool, LitInt, LitStr, Token, Type};
 
+use crate::lists::{parse_example, parse_header, parse_list, parse_response, parse_security};
 use crate::Method;
 
 /// Where the arguments were written: it decides which options are allowed.
@@ -32,7 +33,13 @@ impl Site {
     }
 
     fn options(self) -> &'static [&'static str] {
-        const GROUP: &[&str] = &["tags", "deprecated", "security", "include_in_schema"];
+        const GROUP: &[&str] = &[
+            "tags",
+            "deprecated",
+            "security",
+            "include_in_schema",
+            "envelope",
+        ];
         const VERB: &[&str] = &[
             "summary",
             "description",
@@ -47,6 +54,7 @@ impl Site {
             "content_type",
             "include_in_schema",
             "example",
+            "envelope",
         ];
         const ROUTE: &[&str] = &[
             "methods",
@@ -63,6 +71,7 @@ impl Site {
             "content_type",
             "include_in_schema",
             "example",
+            "envelope",
         ];
         match self {
             Site::Verb(_) => VERB,
@@ -127,6 +136,8 @@ pub(crate) struct Args {
     pub(crate) content_type: Option<LitStr>,
     pub(crate) include_in_schema: Option<bool>,
     pub(crate) example: Option<Example>,
+    /// Wrap the payload in a Standard Webhooks envelope: `{type, timestamp, data}`.
+    pub(crate) envelope: Option<bool>,
 }
 
 /// Accumulates errors so that every mistake in an attribute is reported in one compile.
@@ -321,17 +332,18 @@ fn parse_option(args: &mut Args, key: &Ident, input: ParseStream) -> syn::Result
             args.include_in_schema = Some(input.parse::<LitBool>()?.value);
         }
         "example" => args.example = Some(parse_example(input)?),
+        "envelope" => args.envelope = Some(flag(input)?),
         other => unreachable!("option `{other}` is listed but not parsed"),
     }
     Ok(())
 }
 
-fn string_value(input: ParseStream) -> syn::Result<LitStr> {
+pub(crate) fn string_value(input: ParseStream) -> syn::Result<LitStr> {
     input.parse::<Token![=]>()?;
     input.parse::<LitStr>()
 }
 
-fn non_empty(lit: LitStr, what: &str) -> syn::Result<LitStr> {
+pub(crate) fn non_empty(lit: LitStr, what: &str) -> syn::Result<LitStr> {
     if lit.value().trim().is_empty() {
         return Err(syn::Error::new(
             lit.span(),
@@ -341,7 +353,7 @@ fn non_empty(lit: LitStr, what: &str) -> syn::Result<LitStr> {
     Ok(lit)
 }
 
-fn media_type(lit: LitStr) -> syn::Result<LitStr> {
+pub(crate) fn media_type(lit: LitStr) -> syn::Result<LitStr> {
     let value = lit.value();
     let valid = value.split_once('/').is_some_and(|(kind, sub)| {
         let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
@@ -356,8 +368,8 @@ fn media_type(lit: LitStr) -> syn::Result<LitStr> {
     Ok(lit)
 }
 
-/// `deprecated` alone means true; `deprecated = false` is allowed for symmetry.
-fn flag(input: ParseStream) -> syn::Result<bool> {
+/// `deprecated` (or `envelope`) alone means true; `deprecated = false` is allowed for symmetry.
+pub(crate) fn flag(input: ParseStream) -> syn::Result<bool> {
     if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;
         return Ok(input.parse::<LitBool>()?.value);
@@ -442,175 +454,4 @@ pub(crate) fn parse_status(input: ParseStream) -> syn::Result<Status> {
         return Err(syn::Error::new(lit.span(), format!("`{key}` is not a status; expected a code like `204`, a range like `\"2XX\"`, or `\"default\"`")));
     }
     Ok(Status { key })
-}
-
-fn parse_list<T>(
-    input: ParseStream,
-    item: fn(ParseStream) -> syn::Result<T>,
-) -> syn::Result<Vec<T>> {
-    let content;
-    parenthesized!(content in input);
-    let mut items = Vec::new();
-    while !content.is_empty() {
-        let inner;
-        parenthesized!(inner in content);
-        items.push(item(&inner)?);
-        if !inner.is_empty() {
-            return Err(inner.error("unexpected tokens"));
-        }
-        if !content.is_empty() {
-            content.parse::<Token![,]>()?;
-        }
-    }
-    Ok(items)
-}
-
-/// `("webhook-id" = String, description = "..", required = true)`; the type defaults to `String`.
-fn parse_header(input: ParseStream) -> syn::Result<HeaderSpec> {
-    let name: LitStr = input.parse().map_err(|e| syn::Error::new(e.span(), "expected a header name as a string literal, e.g. `(\"webhook-id\", description = \"..\")`"))?;
-    let valid = !name.value().is_empty()
-        && name
-            .value()
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid {
-        return Err(syn::Error::new(
-            name.span(),
-            format!("`{}` is not a valid HTTP header name", name.value()),
-        ));
-    }
-    let ty = if input.peek(Token![=]) {
-        input.parse::<Token![=]>()?;
-        Some(input.parse::<Type>()?)
-    } else {
-        None
-    };
-    let mut header = HeaderSpec {
-        name,
-        ty,
-        description: None,
-        required: None,
-    };
-    parse_pairs(input, true, |key, input| match key.to_string().as_str() {
-        "description" => {
-            header.description = Some(string_value(input)?);
-            Ok(())
-        }
-        "required" => {
-            header.required = Some(flag(input)?);
-            Ok(())
-        }
-        _ => Err(syn::Error::new(
-            key.span(),
-            format!("unknown header option `{key}`; expected `description` or `required`"),
-        )),
-    })?;
-    Ok(header)
-}
-
-/// `(status = 410, description = "..", body = T, content_type = "..", headers(..))`.
-fn parse_response(input: ParseStream) -> syn::Result<ResponseSpec> {
-    let open = input.span();
-    let (mut status, mut description, mut body, mut content_type, mut headers) =
-        (None, None, None, None, Vec::new());
-    parse_pairs(input, false, |key, input| {
-        match key.to_string().as_str() {
-            "status" => {
-                input.parse::<Token![=]>()?;
-                status = Some(parse_status(input)?);
-            }
-            "description" => description = Some(string_value(input)?),
-            "body" => {
-                input.parse::<Token![=]>()?;
-                body = Some(input.parse::<Type>()?);
-            }
-            "content_type" => content_type = Some(media_type(string_value(input)?)?),
-            "headers" => headers = parse_list(input, parse_header)?,
-            _ => {
-                return Err(syn::Error::new(
-                    key.span(),
-                    format!("unknown response option `{key}`; expected one of: status, description, body, content_type, headers"),
-                ))
-            }
-        }
-        Ok(())
-    })?;
-    let status = status.ok_or_else(|| {
-        syn::Error::new(
-            open,
-            "a response needs a `status`, e.g. `(status = 410, description = \"Gone\")`",
-        )
-    })?;
-    Ok(ResponseSpec {
-        status,
-        description,
-        body,
-        content_type,
-        headers,
-    })
-}
-
-/// `("api_key" = [])` or `("oauth" = ["read"], "mtls" = [])`.
-fn parse_security(input: ParseStream) -> syn::Result<SecuritySpec> {
-    let mut schemes = Vec::new();
-    while !input.is_empty() {
-        let name: LitStr = input.parse().map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                "expected a security scheme name as a string literal, e.g. `(\"api_key\" = [])`",
-            )
-        })?;
-        input.parse::<Token![=]>()?;
-        let content;
-        bracketed!(content in input);
-        let scopes = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
-        schemes.push((
-            non_empty(name, "a security scheme name")?,
-            scopes.into_iter().collect(),
-        ));
-        if !input.is_empty() {
-            input.parse::<Token![,]>()?;
-        }
-    }
-    Ok(SecuritySpec { schemes })
-}
-
-/// `key = value` pairs separated by commas; `after_item` says a comma comes first, after a
-/// leading positional item.
-fn parse_pairs(
-    input: ParseStream,
-    after_item: bool,
-    mut each: impl FnMut(&Ident, ParseStream) -> syn::Result<()>,
-) -> syn::Result<()> {
-    let mut first = !after_item;
-    while !input.is_empty() {
-        if !std::mem::take(&mut first) {
-            input.parse::<Token![,]>()?;
-            if input.is_empty() {
-                break;
-            }
-        }
-        let key = input.call(Ident::parse_any)?;
-        each(&key, input)?;
-    }
-    Ok(())
-}
-
-fn parse_example(input: ParseStream) -> syn::Result<Example> {
-    input.parse::<Token![=]>()?;
-    let expr: Expr = input.parse()?;
-    if let Expr::Lit(syn::ExprLit {
-        lit: syn::Lit::Str(lit),
-        ..
-    }) = &expr
-    {
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&lit.value()) {
-            return Err(syn::Error::new(
-                lit.span(),
-                format!("`example` is not valid JSON: {e}"),
-            ));
-        }
-        return Ok(Example::Json(lit.clone()));
-    }
-    Ok(Example::Expr(Box::new(expr)))
 }

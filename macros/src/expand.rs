@@ -155,6 +155,7 @@ pub(crate) fn handle_impls(handle: &Ident, checked: &Checked) -> TokenStream {
         None => quote!(()),
     };
     let definition = definition(checked);
+    let envelope = checked.args.envelope.unwrap_or(false);
     quote! {
         impl #handle {
             /// The webhook's name: the key of its entry in the document's `webhooks`.
@@ -167,6 +168,7 @@ pub(crate) fn handle_impls(handle: &Ident, checked: &Checked) -> TokenStream {
             const NAME: &'static str = #name;
             const METHODS: &'static [::hookspec::Method] = #handle::METHODS;
             type Payload = #payload;
+            const ENVELOPE: bool = #envelope;
 
             fn definition() -> ::hookspec::WebhookDef {
                 #definition
@@ -213,6 +215,9 @@ fn definition(c: &Checked) -> TokenStream {
     if let Some(include) = a.include_in_schema {
         chain.extend(quote!(.include_in_schema(#include)));
     }
+    if let Some(envelope) = a.envelope {
+        chain.extend(quote!(.envelope(#envelope)));
+    }
     for requirement in a.security.iter().flatten() {
         let requirement = requirement_tokens(requirement);
         chain.extend(quote!(.security(#requirement)));
@@ -249,7 +254,8 @@ fn definition(c: &Checked) -> TokenStream {
 
 /// The schema of a type that derives utoipa's `ToSchema` or schemars' `JsonSchema`, picked by
 /// autoref specialisation. Spanned at the user's type, so a type that is neither is reported
-/// at the parameter.
+/// at the parameter. A generic type (`Envelope<Address>`) passes its type arguments along, so
+/// that each instantiation gets a name and a schema of its own.
 fn schema_of(ty: &Type) -> TokenStream {
     if let Some(item) = signature::wrapped(ty, "Vec") {
         let item = schema_of(item);
@@ -259,11 +265,61 @@ fn schema_of(ty: &Type) -> TokenStream {
         let inner = schema_of(inner);
         return quote!(::hookspec::SchemaSource::nullable(#inner));
     }
+    match type_args(ty) {
+        Some(args) => probe(ty, "generic_source", args),
+        None => probe(ty, "schema_source", TokenStream::new()),
+    }
+}
+
+/// The type arguments of a generic type, as a `Vec<TypeArg>` expression; `None` for a type
+/// without any.
+fn type_args(ty: &Type) -> Option<TokenStream> {
+    let Type::Path(path) = ty else { return None };
+    let syn::PathArguments::AngleBracketed(generic) = &path.path.segments.last()?.arguments else {
+        return None;
+    };
+    let args: Vec<TokenStream> = generic
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::GenericArgument::Type(arg) => Some(match type_args(arg) {
+                Some(args) => arg_probe(arg, quote!(generic_arg(#args))),
+                None => arg_probe(arg, quote!(leaf_arg())),
+            }),
+            _ => None,
+        })
+        .collect();
+    if args.is_empty() {
+        return None;
+    }
+    Some(quote!(::core::convert::From::from([#(#args),*])))
+}
+
+/// `call` on the three-level probe of a type argument, which never fails to compile: a type
+/// argument need not be a schema itself (`DateTime<Utc>`).
+fn arg_probe(ty: &Type, call: TokenStream) -> TokenStream {
+    quote! {
+        {
+            #[allow(unused_imports)]
+            use ::hookspec::__private::{
+                ArgOpaque as _, ArgViaSchemars as _, ArgViaUtoipa as _, ArgViaUtoipaComposed as _,
+            };
+            (&&&::hookspec::__private::SchemaProbe::<#ty>::new()).#call
+        }
+    }
+}
+
+/// `method(args)` on the schema probe of `ty`, which picks utoipa or schemars. The method is
+/// spanned at `ty` too, so that a type that is neither is reported at the user's type.
+fn probe(ty: &Type, method: &str, args: TokenStream) -> TokenStream {
+    let method = Ident::new(method, ty.span());
     quote_spanned! {ty.span()=>
         {
             #[allow(unused_imports)]
-            use ::hookspec::__private::{ViaSchemars as _, ViaUtoipa as _};
-            (&&::hookspec::__private::SchemaProbe::<#ty>::new()).schema_source()
+            use ::hookspec::__private::{
+                ViaSchemars as _, ViaSchemarsGeneric as _, ViaUtoipa as _, ViaUtoipaGeneric as _,
+            };
+            (&&::hookspec::__private::SchemaProbe::<#ty>::new()).#method(#args)
         }
     }
 }

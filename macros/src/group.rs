@@ -105,7 +105,12 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             errors.push(e);
             continue;
         }
-        let Some(checked) = checked else { continue };
+        let Some(mut checked) = checked else { continue };
+        // The group's envelope is its members' at the type level too, so that publishing a
+        // member sends what the document shows.
+        if group_args.envelope == Some(true) {
+            checked.args.envelope = Some(true);
+        }
         let handle = member_handle(&group, &method.sig.ident);
         let vis = &method.vis;
         let docs = handle_docs(&method.attrs, &checked.name);

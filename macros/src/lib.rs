@@ -8,6 +8,7 @@ mod args;
 mod docs;
 mod expand;
 mod group;
+mod lists;
 mod method;
 mod signature;
 #[cfg(test)]

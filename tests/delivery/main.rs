@@ -2,6 +2,7 @@
 //! PostgreSQL when it is reachable (`HOOKSPEC_TEST_DATABASE_URL`, else 127.0.0.1:5432; a skip
 //! says so on the terminal, and `.ci/run` fails instead).
 
+mod envelope;
 mod fairness;
 mod hostile;
 mod kill;
@@ -69,7 +70,7 @@ pub fn event(entity_type: &str, operation: &str, new: &str, old: &str) -> Entity
     }
 }
 
-const WAIT: Duration = Duration::from_secs(10);
+pub const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn delivers_signed_bodies_that_match_the_document() {

@@ -1,5 +1,6 @@
 //! The outbox: subscriptions, and publishing events durably (in your transaction if you like).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ pub struct Outbox {
     pub(crate) signing_key: Option<Arc<SigningKey>>,
     /// The most subscriptions one tenant may have.
     pub(crate) max_subscriptions: u32,
+    /// Events sent in an envelope because their gateway says so (see
+    /// [`Outbox::send_as_documented`]); a declaration's own `envelope` needs no entry.
+    pub(crate) enveloped: Arc<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -255,7 +259,24 @@ impl Outbox {
             published: Arc::new(Notify::new()),
             signing_key: None,
             max_subscriptions: 1000,
+            enveloped: Arc::default(),
         }
+    }
+
+    /// Sends the webhooks of `gateway` the way it documents them: wrapped in an
+    /// [`Envelope`](crate::Envelope) when the gateway says `.envelope(true)`. A webhook or
+    /// group declared with `envelope` is sent wrapped without this; a gateway's option is
+    /// only known to the outbox through it.
+    pub fn send_as_documented(mut self, gateway: &crate::WebhookGateway) -> Self {
+        let mut enveloped = (*self.enveloped).clone();
+        enveloped.extend(gateway.enveloped_events());
+        self.enveloped = Arc::new(enveloped);
+        self
+    }
+
+    /// Whether `W`'s events are sent in an envelope.
+    fn envelopes<W: Webhook>(&self) -> bool {
+        W::ENVELOPE || self.enveloped.contains(W::NAME)
     }
 
     /// Sets which targets may be subscribed and delivered to (default: public addresses only).
@@ -372,7 +393,7 @@ impl Outbox {
     {
         let span = publish_span(W::NAME, audience);
         let value = serde_json::to_value(payload)?;
-        let message = new_message::<W>(payload, &value)?;
+        let message = new_message::<W>(payload, &value, self.envelopes::<W>())?;
         span.record("message", message.id.as_str());
         let sql = match self.pool {
             Pool::Sqlite(_) => &PUBLISH_SQLITE,
@@ -405,7 +426,7 @@ impl Outbox {
     {
         let span = publish_span(W::NAME, audience);
         let value = serde_json::to_value(payload)?;
-        let message = new_message::<W>(payload, &value)?;
+        let message = new_message::<W>(payload, &value, self.envelopes::<W>())?;
         span.record("message", message.id.as_str());
         let deliveries = async {
             match tx.connection() {

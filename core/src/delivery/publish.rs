@@ -7,7 +7,7 @@ use super::filter::Filter;
 use super::outbox::new_id;
 use super::store::now_ms;
 use super::OutboxError;
-use crate::Webhook;
+use crate::{Envelope, Webhook};
 
 /// Whom an event is for.
 #[derive(Clone, Copy, Debug)]
@@ -28,23 +28,43 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) now: i64,
 }
 
-/// The body is the payload's own serde JSON (field order kept); the value is for filters.
+/// The body is the payload's own serde JSON (field order kept), or with `envelope` the
+/// payload wrapped in an [`Envelope`] stamped now; the value (the payload alone, either way)
+/// is for filters.
 pub(crate) fn new_message<'v, W: Webhook>(
     payload: &W::Payload,
     value: &'v serde_json::Value,
+    envelope: bool,
 ) -> Result<NewMessage<'v>, OutboxError>
 where
     W::Payload: Serialize,
 {
+    let now = now_ms();
+    let body = if envelope {
+        serde_json::to_string(&Envelope {
+            event_type: W::NAME.to_owned(),
+            timestamp: rfc3339(now),
+            data: payload,
+        })?
+    } else {
+        serde_json::to_string(payload)?
+    };
     Ok(NewMessage {
         id: new_id("msg"),
         event: W::NAME,
         // A webhook declared with several methods is sent with the first.
         method: W::METHODS.first().map_or("POST", |m| m.as_str()),
-        payload: serde_json::to_string(payload)?,
+        payload: body,
         value,
-        now: now_ms(),
+        now,
     })
+}
+
+/// Milliseconds since the epoch as RFC 3339 in UTC, to the millisecond.
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Stores a message for `$audience` and one pending delivery per matching subscription.

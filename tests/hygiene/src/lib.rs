@@ -17,6 +17,11 @@ pub struct Invoice {
     pub number: u32,
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Wrapper<T> {
+    pub data: T,
+}
+
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 pub struct Since {
     pub cursor: u64,
@@ -24,7 +29,7 @@ pub struct Since {
 
 #[no_implicit_prelude]
 pub mod hygienic {
-    use super::{Invoice, Payment, Since};
+    use super::{Invoice, Payment, Since, Wrapper};
     use ::hookspec::{
         webhooks, whdelete, whead, whget, whoptions, whpatch, whpost, whput, whroute, whtrace,
     };
@@ -59,8 +64,8 @@ pub mod hygienic {
     #[whpatch("patch")]
     pub async fn patch(data: ::std::option::Option<Payment>) {}
 
-    #[whdelete("delete")]
-    pub async fn delete() {}
+    #[whdelete("delete", envelope)]
+    pub async fn delete(data: Wrapper<::std::vec::Vec<Payment>>) {}
 
     #[whead("head")]
     pub async fn head() {}
@@ -76,7 +81,13 @@ pub mod hygienic {
 
     pub struct Group;
 
-    #[webhooks(tags = ["g"], deprecated, security(("k" = [])), include_in_schema = true)]
+    #[webhooks(
+        tags = ["g"],
+        deprecated,
+        security(("k" = [])),
+        include_in_schema = true,
+        envelope = false
+    )]
     impl Group {
         #[whpost("member")]
         pub async fn member(&self, data: Payment) {}
