@@ -233,7 +233,7 @@ pub trait ViaUtoipaGeneric {
     fn generic_source(&self, args: Vec<TypeArg>) -> SchemaSource;
 }
 
-impl<T> ViaUtoipaGeneric for &SchemaProbe<T>
+impl<T> ViaUtoipaGeneric for &&SchemaProbe<T>
 where
     T: utoipa::ToSchema + utoipa::__dev::ComposeSchema + 'static,
 {
@@ -249,7 +249,7 @@ pub trait ViaSchemarsGeneric {
     fn generic_source(&self, args: Vec<TypeArg>) -> SchemaSource;
 }
 
-impl<T: schemars::JsonSchema + 'static> ViaSchemarsGeneric for SchemaProbe<T> {
+impl<T: schemars::JsonSchema + 'static> ViaSchemarsGeneric for &SchemaProbe<T> {
     fn generic_source(&self, args: Vec<TypeArg>) -> SchemaSource {
         SchemaSource::schemars_generic::<T>(args)
     }

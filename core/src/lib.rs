@@ -57,7 +57,9 @@ pub mod __private {
         ArgOpaque, ArgViaSchemars, ArgViaUtoipa, ArgViaUtoipaComposed, TypeArg, ViaSchemarsGeneric,
         ViaUtoipaGeneric,
     };
-    pub use crate::schema::{SchemaProbe, ViaSchemars, ViaUtoipa};
+    pub use crate::schema::{
+        schema_of, HasSchema, NoSchema, SchemaProbe, ViaNeither, ViaSchemars, ViaUtoipa,
+    };
     pub use std::string::String;
     pub use std::vec::Vec;
 

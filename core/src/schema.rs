@@ -308,8 +308,9 @@ fn first_difference(a: &Value, b: &Value, at: &str) -> Option<String> {
     }
 }
 
-/// Autoref specialisation: `(&&SchemaProbe::<T>::new()).schema_source()` picks utoipa when `T`
-/// implements `ToSchema`, else schemars when it implements `JsonSchema`.
+/// Autoref specialisation: `(&&&SchemaProbe::<T>::new()).schema_source()` picks utoipa when `T`
+/// implements `ToSchema`, else schemars when it implements `JsonSchema`, else [`ViaNeither`],
+/// whose [`NoSchema`] then fails [`schema_of`] with a message that names both traits.
 #[doc(hidden)]
 pub struct SchemaProbe<T: ?Sized>(PhantomData<T>);
 
@@ -328,7 +329,7 @@ pub trait ViaUtoipa {
     fn schema_source(&self) -> SchemaSource;
 }
 
-impl<T: utoipa::ToSchema + 'static> ViaUtoipa for &SchemaProbe<T> {
+impl<T: utoipa::ToSchema + 'static> ViaUtoipa for &&SchemaProbe<T> {
     fn schema_source(&self) -> SchemaSource {
         SchemaSource::utoipa::<T>()
     }
@@ -341,10 +342,63 @@ pub trait ViaSchemars {
     fn schema_source(&self) -> SchemaSource;
 }
 
-impl<T: schemars::JsonSchema + 'static> ViaSchemars for SchemaProbe<T> {
+impl<T: schemars::JsonSchema + 'static> ViaSchemars for &SchemaProbe<T> {
     fn schema_source(&self) -> SchemaSource {
         SchemaSource::schemars::<T>()
     }
+}
+
+/// The probe's last resort: `T` has no schema. What it returns is not a [`SchemaSource`], so
+/// that [`schema_of`] reports the type, rather than the method call failing with an error
+/// about the probe's own traits.
+#[doc(hidden)]
+pub trait ViaNeither {
+    #[doc(hidden)]
+    type Missing;
+    #[doc(hidden)]
+    fn schema_source(&self) -> Self::Missing;
+    #[doc(hidden)]
+    fn generic_source(&self, args: Vec<crate::generic::TypeArg>) -> Self::Missing;
+}
+
+impl<T: ?Sized> ViaNeither for SchemaProbe<T> {
+    type Missing = NoSchema<T>;
+
+    fn schema_source(&self) -> NoSchema<T> {
+        NoSchema(PhantomData)
+    }
+
+    fn generic_source(&self, _args: Vec<crate::generic::TypeArg>) -> NoSchema<T> {
+        NoSchema(PhantomData)
+    }
+}
+
+/// What the probe of a type without a schema gives; see [`ViaNeither`].
+#[doc(hidden)]
+pub struct NoSchema<T: ?Sized>(PhantomData<T>);
+
+/// A probe's result that is a schema source for `T`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{T}` has no schema: it implements neither utoipa's `ToSchema` nor schemars' `JsonSchema`",
+    label = "a payload, header or response type needs a schema",
+    note = "derive one of them on the type: `#[derive(utoipa::ToSchema)]` or `#[derive(schemars::JsonSchema)]`"
+)]
+pub trait HasSchema<T: ?Sized> {
+    #[doc(hidden)]
+    fn into_source(self) -> SchemaSource;
+}
+
+impl<T: ?Sized> HasSchema<T> for SchemaSource {
+    fn into_source(self) -> SchemaSource {
+        self
+    }
+}
+
+/// The schema source the probe of `T` found; a compile error naming `T` when it found none.
+#[doc(hidden)]
+pub fn schema_of<T: ?Sized, S: HasSchema<T>>(source: S) -> SchemaSource {
+    source.into_source()
 }
 
 #[cfg(test)]

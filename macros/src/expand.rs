@@ -309,17 +309,21 @@ fn arg_probe(ty: &Type, call: TokenStream) -> TokenStream {
     }
 }
 
-/// `method(args)` on the schema probe of `ty`, which picks utoipa or schemars. The method is
-/// spanned at `ty` too, so that a type that is neither is reported at the user's type.
+/// `method(args)` on the schema probe of `ty`, which picks utoipa or schemars; all of it is
+/// spanned at `ty`, so that a type that is neither is reported at the user's type, by
+/// `schema_of`'s message naming both traits.
 fn probe(ty: &Type, method: &str, args: TokenStream) -> TokenStream {
     let method = Ident::new(method, ty.span());
     quote_spanned! {ty.span()=>
         {
             #[allow(unused_imports)]
             use ::hookspec::__private::{
-                ViaSchemars as _, ViaSchemarsGeneric as _, ViaUtoipa as _, ViaUtoipaGeneric as _,
+                ViaNeither as _, ViaSchemars as _, ViaSchemarsGeneric as _, ViaUtoipa as _,
+                ViaUtoipaGeneric as _,
             };
-            (&&::hookspec::__private::SchemaProbe::<#ty>::new()).#method(#args)
+            ::hookspec::__private::schema_of::<#ty, _>(
+                (&&&::hookspec::__private::SchemaProbe::<#ty>::new()).#method(#args),
+            )
         }
     }
 }
