@@ -592,38 +592,14 @@ fn known_events(api: &Api, events: &[String]) -> Result<(), ApiError> {
     }
 }
 
-/// The event catalogue: each webhook of the document with its methods and payload schema.
+/// The event catalogue as the JSON API lists it: each webhook with its methods and payload schema.
 pub(super) fn catalogue(doc: &OpenApi) -> Vec<EventInfo> {
-    let doc = serde_json::to_value(doc).unwrap_or_default();
-    let Some(webhooks) = doc["webhooks"].as_object() else {
-        return Vec::new();
-    };
-    webhooks
-        .iter()
-        .map(|(name, item)| {
-            let ops = item.as_object().into_iter().flatten();
-            let methods: Vec<String> = ops.clone().map(|(m, _)| m.to_uppercase()).collect();
-            let schema = ops
-                .filter_map(|(_, op)| {
-                    op["requestBody"]["content"]
-                        .as_object()?
-                        .values()
-                        .next()?
-                        .get("schema")
-                        .cloned()
-                })
-                .next()
-                .map(
-                    |schema| match schema["$ref"].as_str().and_then(|r| r.strip_prefix('#')) {
-                        Some(pointer) => doc.pointer(pointer).cloned().unwrap_or(schema),
-                        None => schema,
-                    },
-                );
-            EventInfo {
-                name: name.clone(),
-                methods,
-                schema,
-            }
+    super::catalogue::read(doc)
+        .into_iter()
+        .map(|event| EventInfo {
+            name: event.name,
+            methods: event.methods,
+            schema: event.schema,
         })
         .collect()
 }

@@ -5,6 +5,7 @@
 //! attempts of a message, and the event catalogue.
 
 mod auth;
+pub(crate) mod catalogue;
 mod handlers;
 
 use std::sync::{Arc, OnceLock};

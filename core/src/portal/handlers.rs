@@ -105,7 +105,7 @@ async fn events(session: Session, State(state): State<PortalState>) -> Result<Re
     ))
 }
 
-fn catalogue(state: &PortalState) -> &[super::catalogue::Event] {
+fn catalogue(state: &PortalState) -> &[crate::management::catalogue::Event] {
     state.catalogue.get().map(Vec::as_slice).unwrap_or_default()
 }
 

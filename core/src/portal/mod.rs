@@ -12,7 +12,6 @@
 //!
 //! [`Tenant`]: crate::delivery::Tenant
 
-mod catalogue;
 mod handlers;
 mod pages;
 mod session;
@@ -191,7 +190,7 @@ impl Portal {
 pub(crate) struct PortalState {
     outbox: Outbox,
     settings: Arc<Settings>,
-    catalogue: Arc<OnceLock<Vec<catalogue::Event>>>,
+    catalogue: Arc<OnceLock<Vec<crate::management::catalogue::Event>>>,
 }
 
 /// The portal's routes (served, not documented), and a cell to fill with the finished
@@ -199,7 +198,10 @@ pub(crate) struct PortalState {
 pub(crate) fn router(
     outbox: Outbox,
     portal: Portal,
-) -> (Router, Arc<OnceLock<Vec<catalogue::Event>>>) {
+) -> (
+    Router,
+    Arc<OnceLock<Vec<crate::management::catalogue::Event>>>,
+) {
     let catalogue = Arc::new(OnceLock::new());
     let state = PortalState {
         outbox,
@@ -210,6 +212,9 @@ pub(crate) fn router(
 }
 
 /// Fills the catalogue from the finished document.
-pub(crate) fn publish_catalogue(cell: &OnceLock<Vec<catalogue::Event>>, doc: &OpenApi) {
-    let _ = cell.set(catalogue::catalogue(doc));
+pub(crate) fn publish_catalogue(
+    cell: &OnceLock<Vec<crate::management::catalogue::Event>>,
+    doc: &OpenApi,
+) {
+    let _ = cell.set(crate::management::catalogue::read(doc));
 }

@@ -3,9 +3,9 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::catalogue::Event;
 use super::time::format_ms;
 use crate::delivery::{MessageRecord, SubscriptionInfo};
+use crate::management::catalogue::Event;
 use crate::management::webhook_test;
 
 /// What every page of a session needs.
