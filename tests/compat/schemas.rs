@@ -410,6 +410,33 @@ fn mutually_recursive_schemas_terminate() {
 }
 
 #[test]
+fn a_schema_recursive_through_its_alternatives_terminates() {
+    // schemars writes a self-recursive untagged enum so: typed only by its alternatives,
+    // one of which is itself. Reading its type used to recurse until the stack overflowed.
+    let doc = |t: &str| {
+        with_components(
+            sent_bare(json!({ "$ref": "#/components/schemas/A" })),
+            json!({
+                "A": { "anyOf": [
+                    { "$ref": "#/components/schemas/A" },
+                    { "type": "object", "properties": { "n": { "type": t } } },
+                    { "type": "null" }
+                ] }
+            }),
+        )
+    };
+    assert!(diff(&doc("integer"), &doc("integer")).changes.is_empty());
+    let report = diff(&doc("integer"), &doc("number"));
+    assert!(
+        report
+            .changes
+            .iter()
+            .any(|c| c.pointer.ends_with("/properties/n")),
+        "{report}"
+    );
+}
+
+#[test]
 fn ref_pointers_are_unescaped_and_siblings_apply() {
     let doc = |t: &str| {
         with_components(

@@ -132,8 +132,13 @@ impl<'a> Differ<'a> {
         self.in_progress.remove(&key);
         result?;
         if self.cuts == cuts {
+            // Every change under `at` has a pointer that starts with it (made by `child`).
             let relative = self.changes[start..].iter().map(|change| Change {
-                pointer: change.pointer[at.len()..].to_owned(),
+                pointer: change
+                    .pointer
+                    .strip_prefix(at)
+                    .unwrap_or(&change.pointer)
+                    .to_owned(),
                 ..change.clone()
             });
             let relative = relative.collect();

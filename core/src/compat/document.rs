@@ -45,15 +45,15 @@ impl<'a> Document<'a> {
         let mut key: Option<String> = None;
         let mut siblings: Vec<&'v Map<String, Value>> = Vec::new();
         for _ in 0..MAX_REF_CHAIN {
-            let Some(reference) = current.get("$ref").and_then(Value::as_str) else {
+            let Some((object, reference)) = current
+                .as_object()
+                .and_then(|object| Some((object, object.get("$ref")?.as_str()?)))
+            else {
                 return Ok(Resolved {
                     value: overlay(current, &siblings),
                     key,
                 });
             };
-            let object = current
-                .as_object()
-                .expect("only an object has a `$ref` key");
             if object.len() > 1 {
                 siblings.push(object);
             }

@@ -78,8 +78,10 @@ impl Shape {
                 shape.merge(Shape::of(doc, &member.value, at, depth + 1)?);
             }
         }
-        if shape.types.is_none() {
-            shape.types = alternatives_types(doc, &shape.keywords, at)?;
+        // A schema typed only by its alternatives can be recursive through them (schemars'
+        // untagged enums: `A = anyOf [$ref A, null]`): past the depth, its type is unknown.
+        if shape.types.is_none() && depth < MAX_ALL_OF_DEPTH {
+            shape.types = alternatives_types(doc, &shape.keywords, at, depth + 1)?;
             shape.typed_by_alternatives = shape.types.is_some();
         }
         Ok(shape)
@@ -124,6 +126,7 @@ fn alternatives_types(
     doc: &Document<'_>,
     keywords: &Map<String, Value>,
     at: &str,
+    depth: usize,
 ) -> Result<Option<BTreeSet<String>>, Error> {
     let alternatives = alternatives(keywords);
     if alternatives.is_empty() {
@@ -132,7 +135,7 @@ fn alternatives_types(
     let mut union = BTreeSet::new();
     for (_, _, alternative) in alternatives {
         let resolved = doc.resolve(alternative, at)?;
-        match Shape::of(doc, &resolved.value, at, MAX_ALL_OF_DEPTH)?.types {
+        match Shape::of(doc, &resolved.value, at, depth)?.types {
             Some(types) => union.extend(types),
             None => return Ok(None),
         }
