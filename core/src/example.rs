@@ -16,6 +16,9 @@ use serde_json::{Map, Value};
 /// deep enough for real payloads, and it ends recursive types (a tree of comments).
 pub const MAX_DEPTH: usize = 12;
 
+/// The longest a generated string grows to reach a `minLength`.
+const MAX_PADDING: usize = 1024;
+
 /// An example value for `schema`, resolving `$ref`s (JSON pointers such as
 /// `#/components/schemas/X`) against `root`, the whole document.
 ///
@@ -146,9 +149,10 @@ fn string(schema: &Map<String, Value>) -> String {
     let bound = |key| schema.get(key).and_then(Value::as_u64);
     let mut text = text.to_owned();
     if let Some(min) = bound("minLength") {
-        while (text.chars().count() as u64) < min {
-            text.push('x');
-        }
+        // Padded in one step, and only so far: a schema may ask for any length.
+        let min = usize::try_from(min).unwrap_or(usize::MAX).min(MAX_PADDING);
+        let missing = min.saturating_sub(text.chars().count());
+        text.extend(std::iter::repeat_n('x', missing));
     }
     if let Some(max) = bound("maxLength") {
         text = text.chars().take(max as usize).collect();
@@ -184,6 +188,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_huge_min_length_is_padded_only_so_far() {
+        let text = example(json!({"type": "string", "minLength": 4_000_000_000u64}));
+        assert_eq!(text.as_str().map(str::len), Some(MAX_PADDING));
+        let text = example(json!({"type": "string", "format": "date", "minLength": 12}));
+        assert_eq!(text.as_str().map(str::len), Some(12));
+    }
 
     fn example(schema: Value) -> Value {
         from_schema(&schema, &json!({}))

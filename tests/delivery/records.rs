@@ -163,6 +163,43 @@ async fn an_event_name_with_a_control_character_is_refused() {
 }
 
 #[tokio::test]
+async fn a_description_longer_than_the_limit_is_refused() {
+    let too_long = "d".repeat(hookspec::delivery::MAX_DESCRIPTION + 1);
+    for backend in backends().await {
+        let acme = backend.outbox.tenant(TENANT);
+        let refused = acme
+            .subscribe(
+                hookspec::delivery::Subscription::new("http://127.0.0.1:9/hooks")
+                    .description(too_long.clone()),
+            )
+            .await;
+        assert!(
+            matches!(&refused, Err(OutboxError::InvalidSubscription(why)) if why.contains("description")),
+            "{}: {refused:?}",
+            backend.name
+        );
+        let longest = "d".repeat(hookspec::delivery::MAX_DESCRIPTION);
+        let sub = acme
+            .subscribe(
+                hookspec::delivery::Subscription::new("http://127.0.0.1:9/hooks")
+                    .description(longest),
+            )
+            .await
+            .unwrap();
+        let update = hookspec::delivery::SubscriptionUpdate {
+            description: Some(Some(too_long.clone())),
+            ..Default::default()
+        };
+        let refused = acme.update_subscription(&sub.id, update).await;
+        assert!(
+            matches!(refused, Err(OutboxError::InvalidSubscription(_))),
+            "{}",
+            backend.name
+        );
+    }
+}
+
+#[tokio::test]
 async fn recent_messages_show_one_subscriptions_attempts_newest_first() {
     for backend in backends().await {
         let name = backend.name;

@@ -108,7 +108,17 @@ async fn links_with_bad_settings_are_errors() {
     }
     let error = portal.link("", Duration::from_secs(60)).unwrap_err();
     assert!(error.to_string().contains("is empty"), "{error}");
-    for path in ["portal", "/portal/", "/a b", "/{id}", "/a?b"] {
+    // `;` would add attributes to the session cookie's `Path`; a control character would
+    // make the cookie header invalid, so that no session could start.
+    for path in [
+        "portal",
+        "/portal/",
+        "/a b",
+        "/{id}",
+        "/a?b",
+        "/x;Domain=evil.example",
+        "/a\u{0}b",
+    ] {
         assert!(
             matches!(
                 Portal::new(KEY).unwrap().at(path),

@@ -141,6 +141,7 @@ impl Tenant {
         let description = update.description.unwrap_or(current.description);
         let events = update.events.unwrap_or(current.events);
         super::publish::check_event_names(&events)?;
+        super::publish::check_description(description.as_deref())?;
         let events = serde_json::to_string(&events)?;
         on_pool!(&self.outbox.pool, |pool| {
             sqlx::query("UPDATE hookspec_subscriptions SET url = $1, events = $2, filter = $3, description = $7, updated_at = $4 WHERE id = $5 AND owner = $6")

@@ -41,6 +41,7 @@ pub use outbox::{
     Attempt, CreatedSubscription, DeliveryCounts, Outbox, OutboxTransaction, Subscription,
     SubscriptionInfo,
 };
+pub use publish::MAX_DESCRIPTION;
 pub use redeliver::{ATTEMPTS_LIMIT, REPLAY_LIMIT};
 pub use retry::{EmptyRetrySchedule, RetrySchedule};
 pub use ssrf::{InvalidNetwork, IpNet, SsrfPolicy, TargetRefused};

@@ -180,6 +180,21 @@ pub(crate) fn check_event_names(events: &[String]) -> Result<(), OutboxError> {
     }
 }
 
+/// The longest a subscription's description may be, in characters: it is shown on every
+/// page that lists the tenant's endpoints.
+pub const MAX_DESCRIPTION: usize = 500;
+
+pub(crate) fn check_description(description: Option<&str>) -> Result<(), OutboxError> {
+    match description {
+        Some(text) if text.chars().count() > MAX_DESCRIPTION => {
+            Err(OutboxError::InvalidSubscription(format!(
+                "a description is at most {MAX_DESCRIPTION} characters"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Whether a subscription with `filter` wants this message. Filters are checked when stored;
 /// one that no longer parses matches nothing.
 pub(crate) fn wants(filter: Option<&str>, message: &NewMessage<'_>) -> bool {

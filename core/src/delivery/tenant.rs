@@ -8,7 +8,7 @@ use super::filter::Filter;
 use super::outbox::{
     duration_ms, new_id, CreatedSubscription, Outbox, OutboxTransaction, StoredSecret, Subscription,
 };
-use super::publish::{check_event_names, Audience};
+use super::publish::{check_description, check_event_names, Audience};
 use super::store::{now_ms, on_pool, Pool};
 use super::OutboxError;
 use crate::signing::Secret;
@@ -122,6 +122,7 @@ impl Tenant {
             Filter::parse(filter)?;
         }
         check_event_names(&subscription.events)?;
+        check_description(subscription.description.as_deref())?;
         let secret = subscription.secret.unwrap_or_else(Secret::generate);
         let now = now_ms();
         let id = new_id("sub");

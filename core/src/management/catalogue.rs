@@ -64,3 +64,10 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
         .and_then(|pointer| doc.pointer(pointer))
         .unwrap_or(schema)
 }
+
+/// The first of `events` that `catalogue` does not list.
+pub(crate) fn unknown<'a>(catalogue: &[Event], events: &'a [String]) -> Option<&'a String> {
+    events
+        .iter()
+        .find(|event| !catalogue.iter().any(|known| known.name == **event))
+}

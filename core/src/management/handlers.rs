@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -254,7 +253,8 @@ async fn list_events(
     State(api): State<Api>,
 ) -> Result<Json<Vec<EventInfo>>, ApiError> {
     caller.may(&api, READ)?;
-    Ok(Json(api.catalogue.get().cloned().unwrap_or_default()))
+    let catalogue = api.catalogue.get().map(Vec::as_slice).unwrap_or_default();
+    Ok(Json(catalogue.iter().map(EventInfo::from).collect()))
 }
 
 /// Creates a subscription; its secret is in this answer only.
@@ -579,10 +579,7 @@ async fn list_attempts(
 /// Refuses events that the catalogue does not list.
 fn known_events(api: &Api, events: &[String]) -> Result<(), ApiError> {
     let catalogue = api.catalogue.get().map(Vec::as_slice).unwrap_or_default();
-    match events
-        .iter()
-        .find(|event| !catalogue.iter().any(|known| known.name == **event))
-    {
+    match super::catalogue::unknown(catalogue, events) {
         Some(unknown) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_event",
@@ -592,14 +589,13 @@ fn known_events(api: &Api, events: &[String]) -> Result<(), ApiError> {
     }
 }
 
-/// The event catalogue as the JSON API lists it: each webhook with its methods and payload schema.
-pub(super) fn catalogue(doc: &OpenApi) -> Vec<EventInfo> {
-    super::catalogue::read(doc)
-        .into_iter()
-        .map(|event| EventInfo {
-            name: event.name,
-            methods: event.methods,
-            schema: event.schema,
-        })
-        .collect()
+/// An event as the JSON API lists it: its name, methods and payload schema.
+impl From<&super::catalogue::Event> for EventInfo {
+    fn from(event: &super::catalogue::Event) -> Self {
+        EventInfo {
+            name: event.name.clone(),
+            methods: event.methods.clone(),
+            schema: event.schema.clone(),
+        }
+    }
 }

@@ -46,7 +46,7 @@ pub async fn webhook_test(data: TestEvent) {}
 pub(crate) struct Api {
     outbox: Outbox,
     auth: Arc<dyn Authenticate>,
-    catalogue: Arc<OnceLock<Vec<handlers::EventInfo>>>,
+    catalogue: Arc<OnceLock<Vec<catalogue::Event>>>,
 }
 
 /// The management routes, documented, and a cell to fill with the finished document (the
@@ -54,7 +54,7 @@ pub(crate) struct Api {
 pub(crate) fn router(
     outbox: Outbox,
     auth: Arc<dyn Authenticate>,
-) -> (OpenApiRouter, Arc<OnceLock<Vec<handlers::EventInfo>>>) {
+) -> (OpenApiRouter, Arc<OnceLock<Vec<catalogue::Event>>>) {
     let catalogue = Arc::new(OnceLock::new());
     let api = Api {
         outbox,
@@ -70,8 +70,8 @@ pub(crate) fn router(
 }
 
 /// Fills the catalogue from the finished document.
-pub(crate) fn publish_catalogue(cell: &OnceLock<Vec<handlers::EventInfo>>, doc: &OpenApi) {
-    let _ = cell.set(handlers::catalogue(doc));
+pub(crate) fn publish_catalogue(cell: &OnceLock<Vec<catalogue::Event>>, doc: &OpenApi) {
+    let _ = cell.set(catalogue::read(doc));
 }
 
 /// An error answer: `{"error": {"code", "message"}}` with a 4xx or 5xx status.

@@ -134,13 +134,8 @@ fn form_errors(state: &PortalState, error: OutboxError) -> Result<FormErrors, Fa
 
 /// The checks the JSON API makes before the tenant API's own: events from the catalogue.
 fn check_events(state: &PortalState, form: &EndpointForm) -> FormErrors {
-    let known = catalogue(state);
     let mut errors = FormErrors::default();
-    if let Some(unknown) = form
-        .events
-        .iter()
-        .find(|e| !known.iter().any(|k| k.name == **e))
-    {
+    if let Some(unknown) = crate::management::catalogue::unknown(catalogue(state), &form.events) {
         errors.events = Some(format!("`{unknown}` is not an event of this API"));
     }
     errors

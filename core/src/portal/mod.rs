@@ -115,7 +115,9 @@ impl Portal {
 
     /// Mounts the portal at `path` instead of [`DEFAULT_PATH`].
     pub fn at(self, path: &str) -> Result<Portal, PortalError> {
-        let bad = |c: char| c.is_whitespace() || "?#{}*".contains(c);
+        // The path goes into the session cookie's `Path` attribute too, so only characters
+        // that mean nothing in a cookie or a route pattern are taken.
+        let bad = |c: char| !(c.is_ascii_alphanumeric() || "/_.~-".contains(c));
         if !path.starts_with('/')
             || path.ends_with('/')
             || path.contains("//")

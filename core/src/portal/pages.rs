@@ -165,7 +165,7 @@ impl Page<'_> {
                 input #url type="url" name="url" required value=(form.url) placeholder="https://example.com/webhooks";
                 @if let Some(e) = &errors.url { p.error #url-error { (e) } }
                 label for="description" { "Description" }
-                input #description type="text" name="description" maxlength="500" value=(form.description);
+                input #description type="text" name="description" maxlength=(crate::delivery::MAX_DESCRIPTION) value=(form.description);
                 fieldset {
                     legend { "Events (none checked: every event)" }
                     // The test event goes to one endpoint on request, never by subscription.
