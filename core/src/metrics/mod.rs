@@ -25,7 +25,9 @@
 //!   small queries, so that they are right whichever process delivered and whoever disabled
 //!   a subscription): `hookspec_pending_deliveries{subscription="enabled"|"disabled"}`,
 //!   `hookspec_oldest_pending_age_seconds` (of the deliveries pending for enabled
-//!   subscriptions, since they were queued; 0 when there are none), and
+//!   subscriptions, since they were queued; 0 when there are none: a delivery waiting out its
+//!   retry delay counts, so one receiver that keeps failing holds it up for as long as its
+//!   schedule lasts, up to a day by default; alert on it together with the pending count), and
 //!   `hookspec_disabled_subscriptions{reason="gone"|"failing"|"manual"|"other"}`. Every
 //!   process reports the same database: aggregate them with `max`, not `sum`.
 //!

@@ -15,7 +15,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// What a token is for: the MAC covers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Purpose {
-    /// In the link's query string, exchanged once for a session.
+    /// In the link's query string, exchanged for a session. Nothing records its use: the
+    /// link works until it expires, however often it is opened (the README says so).
     Link,
     /// The session cookie's value.
     Session,
