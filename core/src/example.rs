@@ -43,7 +43,7 @@ fn generate(schema: &Value, root: &Value, depth: usize) -> Value {
         return given;
     }
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        return match reference.strip_prefix('#').and_then(|p| root.pointer(p)) {
+        return match crate::refs::local(root, reference) {
             Some(target) => generate(target, root, depth + 1),
             None => Value::Null,
         };

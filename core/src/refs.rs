@@ -1,4 +1,6 @@
-//! The last check of a built document: every local `$ref` resolves.
+//! Local `$ref`s: what one points at, where a chain of them ends, and the last check of a
+//! built document, that every one resolves. The document builder, the example generator,
+//! the reference page, the catalogue and the compat checker all read references here.
 
 use serde_json::Value;
 use utoipa::openapi::OpenApi;
@@ -23,21 +25,13 @@ fn first_dangling(root: &Value, value: &Value, at: &mut String) -> Option<(Strin
     match value {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get("$ref") {
-                let resolves = match reference.strip_prefix('#') {
-                    Some(pointer) => root.pointer(pointer).is_some(),
-                    None => true,
-                };
-                if !resolves {
+                if reference.starts_with('#') && local(root, reference).is_none() {
                     return Some((reference.clone(), at.clone()));
                 }
             }
-            map.iter().find_map(|(key, child)| {
-                let len = at.len();
-                at.push('/');
-                at.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                let found = first_dangling(root, child, at);
-                at.truncate(len);
-                found
+            map.iter().find_map(|(key, value)| {
+                let mut at = child(at, key);
+                first_dangling(root, value, &mut at)
             })
         }
         Value::Array(items) => items.iter().enumerate().find_map(|(i, child)| {
@@ -49,6 +43,75 @@ fn first_dangling(root: &Value, value: &Value, at: &mut String) -> Option<(Strin
         }),
         _ => None,
     }
+}
+
+/// How many `$ref`s in a row [`follow`] goes through before it stops: a chain that loops
+/// ends there.
+#[cfg(feature = "app")]
+const MAX_CHAIN: usize = 12;
+
+/// What a local `$ref` (`#/components/schemas/Payment`) points at in `root`. Its fragment is
+/// percent-decoded, then read as a JSON pointer, which undoes `~1` and `~0`. `None` for a
+/// reference into another document, a fragment that is not a pointer, or a dangling one.
+pub(crate) fn local<'a>(root: &'a Value, reference: &str) -> Option<&'a Value> {
+    let pointer = reference.strip_prefix('#')?;
+    if !pointer.is_empty() && !pointer.starts_with('/') {
+        return None;
+    }
+    root.pointer(&percent_decode(pointer)?)
+}
+
+/// `schema`, or where its chain of local `$ref`s ends; a chain that dangles or loops stops at
+/// its last schema that resolved.
+#[cfg(feature = "app")]
+pub(crate) fn follow<'a>(root: &'a Value, mut schema: &'a Value) -> &'a Value {
+    for _ in 0..MAX_CHAIN {
+        match schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|reference| local(root, reference))
+        {
+            Some(target) => schema = target,
+            None => break,
+        }
+    }
+    schema
+}
+
+/// `base` extended by one reference token, escaped as RFC 6901 says (`~` as `~0`, `/` as `~1`).
+pub(crate) fn child(base: &str, token: &str) -> String {
+    let mut pointer = String::with_capacity(base.len() + token.len() + 1);
+    pointer.push_str(base);
+    pointer.push('/');
+    for c in token.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
+        }
+    }
+    pointer
+}
+
+/// A URI fragment with its `%xx` escapes decoded; `None` when one is malformed.
+fn percent_decode(fragment: &str) -> Option<String> {
+    if !fragment.contains('%') {
+        return Some(fragment.to_owned());
+    }
+    let bytes = fragment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = fragment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -285,7 +285,7 @@ fn payload(page: &mut String, doc: &Value, content_type: &str, media: &Value) {
 /// The payload's own fields (one level, after following a `$ref`), so a reader sees the
 /// types and descriptions next to the example.
 fn fields(page: &mut String, doc: &Value, schema: &Value) {
-    let resolved = resolve(doc, schema);
+    let resolved = crate::refs::follow(doc, schema);
     let Some(properties) = resolved.get("properties").and_then(Value::as_object) else {
         return;
     };
@@ -302,7 +302,7 @@ fn fields(page: &mut String, doc: &Value, schema: &Value) {
     for (name, property) in properties {
         let description = property
             .get("description")
-            .or_else(|| resolve(doc, property).get("description"))
+            .or_else(|| crate::refs::follow(doc, property).get("description"))
             .and_then(Value::as_str)
             .unwrap_or("");
         let _ = writeln!(
@@ -389,21 +389,6 @@ fn body_type(op: &Value) -> Option<&str> {
         .as_str()?
         .strip_prefix("#/components/schemas/")
         .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-}
-
-fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
-    let mut schema = schema;
-    // A bounded walk: a chain of refs that loops stops here instead of spinning.
-    for _ in 0..crate::example::MAX_DEPTH {
-        match schema.get("$ref").and_then(Value::as_str) {
-            Some(reference) => match reference.strip_prefix('#').and_then(|p| doc.pointer(p)) {
-                Some(target) => schema = target,
-                None => break,
-            },
-            None => break,
-        }
-    }
-    schema
 }
 
 /// A short type for a schema: `Payment`, `string (date-time)`, `array of Payment`.

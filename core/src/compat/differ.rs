@@ -1,9 +1,10 @@
 //! The walk over both documents: webhooks and paths, their methods, and the cache that lets a
 //! schema shared by many operations be compared once.
 
-use super::document::{child, Document};
+use super::document::Document;
 use super::report::{Change, Class};
 use super::Error;
+use crate::refs::child;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 

@@ -85,13 +85,7 @@ impl<'a> Document<'a> {
             reference: reference.to_owned(),
             at: at.to_owned(),
         };
-        let pointer = reference.strip_prefix('#').ok_or_else(unresolved)?;
-        if !pointer.is_empty() && !pointer.starts_with('/') {
-            return Err(unresolved());
-        }
-        let pointer = percent_decode(pointer).ok_or_else(unresolved)?;
-        // serde_json's pointer lookup undoes the `~1` and `~0` escapes.
-        self.root.pointer(&pointer).ok_or_else(unresolved)
+        crate::refs::local(self.root, reference).ok_or_else(unresolved)
     }
 }
 
@@ -112,40 +106,4 @@ fn overlay<'a>(value: &'a Value, siblings: &[&'a Map<String, Value>]) -> Cow<'a,
         }
     }
     Cow::Owned(Value::Object(merged))
-}
-
-/// Undoes the URI escapes a `$ref` fragment may carry (`%20`, `%7B`); `None` if malformed.
-fn percent_decode(fragment: &str) -> Option<String> {
-    if !fragment.contains('%') {
-        return Some(fragment.to_owned());
-    }
-    let bytes = fragment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = fragment.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// `base` extended by one reference token, escaped as RFC 6901 says (`~` as `~0`, `/` as `~1`).
-pub(super) fn child(base: &str, token: &str) -> String {
-    let mut pointer = String::with_capacity(base.len() + token.len() + 1);
-    pointer.push_str(base);
-    pointer.push('/');
-    for c in token.chars() {
-        match c {
-            '~' => pointer.push_str("~0"),
-            '/' => pointer.push_str("~1"),
-            c => pointer.push(c),
-        }
-    }
-    pointer
 }

@@ -2,9 +2,10 @@
 //! content types.
 
 use super::differ::{Differ, Direction, Role};
-use super::document::{child, Document};
+use super::document::Document;
 use super::report::Class;
 use super::Error;
+use crate::refs::child;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -2,9 +2,10 @@
 //! of the old document accepts.
 
 use super::differ::{Differ, Direction};
-use super::document::{child, Document};
+use super::document::Document;
 use super::report::Class;
 use super::Error;
+use crate::refs::child;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -37,7 +37,7 @@ pub(crate) fn read(doc: &OpenApi) -> Vec<Event> {
                 .find_map(|(_, op)| op["requestBody"]["content"].as_object()?.values().next());
             let schema = content
                 .and_then(|c| c.get("schema"))
-                .map(|s| resolve(&doc, s).clone());
+                .map(|s| crate::refs::follow(&doc, s).clone());
             let example = content.and_then(|c| c.get("example")).cloned().or_else(|| {
                 schema
                     .as_ref()
@@ -54,15 +54,6 @@ pub(crate) fn read(doc: &OpenApi) -> Vec<Event> {
             }
         })
         .collect()
-}
-
-/// `schema`, or what its `$ref` points at in `doc` (itself if the reference is dangling).
-fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
-    schema["$ref"]
-        .as_str()
-        .and_then(|r| r.strip_prefix('#'))
-        .and_then(|pointer| doc.pointer(pointer))
-        .unwrap_or(schema)
 }
 
 /// The first of `events` that `catalogue` does not list.
