@@ -182,8 +182,10 @@ impl App {
     // Only the management API and the portal change the app on their way out.
     #[cfg_attr(not(feature = "management"), allow(unused_mut))]
     fn into_parts(mut self) -> Result<(Router, OpenApi), AppError> {
-        #[cfg(feature = "portal")]
-        let mut portal_catalogue = None;
+        // The event catalogue, read once from the finished document, for whichever of the
+        // management API and the portal is mounted.
+        #[cfg(feature = "management")]
+        let mut catalogues = Vec::new();
         #[cfg(feature = "portal")]
         if let Some((outbox, portal)) = self.portal.take() {
             let (routes, cell) = crate::portal::router(outbox, portal);
@@ -194,10 +196,8 @@ impl App {
                     .builder
                     .webhook(WebhookGateway::new(crate::management::webhook_test));
             }
-            portal_catalogue = Some(cell);
+            catalogues.push(cell);
         }
-        #[cfg(feature = "management")]
-        let mut catalogue = None;
         #[cfg(feature = "management")]
         if let Some((outbox, auth)) = self.management.take() {
             let (routes, cell) = crate::management::router(outbox, auth);
@@ -209,7 +209,7 @@ impl App {
                 .builder
                 .security_scheme("bearer", SecurityScheme::Http(bearer))
                 .webhook(WebhookGateway::new(crate::management::webhook_test));
-            catalogue = Some(cell);
+            catalogues.push(cell);
         }
         let mut router = Router::new();
         let mut routes_doc = OpenApi::default();
@@ -223,13 +223,7 @@ impl App {
         }
         let doc = self.builder.merge(routes_doc).build()?;
         #[cfg(feature = "management")]
-        if let Some(catalogue) = catalogue {
-            crate::management::publish_catalogue(&catalogue, &doc);
-        }
-        #[cfg(feature = "portal")]
-        if let Some(catalogue) = portal_catalogue {
-            crate::portal::publish_catalogue(&catalogue, &doc);
-        }
+        crate::management::publish_catalogue(&catalogues, &doc);
         Ok((router, doc))
     }
 }

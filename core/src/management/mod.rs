@@ -69,9 +69,16 @@ pub(crate) fn router(
     )
 }
 
-/// Fills the catalogue from the finished document.
-pub(crate) fn publish_catalogue(cell: &OnceLock<Vec<catalogue::Event>>, doc: &OpenApi) {
-    let _ = cell.set(catalogue::read(doc));
+/// Fills the catalogue cells (the management API's, the portal's) from the finished
+/// document, read once.
+pub(crate) fn publish_catalogue(cells: &[Arc<OnceLock<Vec<catalogue::Event>>>], doc: &OpenApi) {
+    if cells.is_empty() {
+        return;
+    }
+    let events = catalogue::read(doc);
+    for cell in cells {
+        let _ = cell.set(events.clone());
+    }
 }
 
 /// An error answer: `{"error": {"code", "message"}}` with a 4xx or 5xx status.

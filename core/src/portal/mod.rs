@@ -22,7 +22,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use utoipa::openapi::OpenApi;
 
 use crate::delivery::Outbox;
 use token::{now_secs, Keys, Purpose};
@@ -211,12 +210,4 @@ pub(crate) fn router(
         catalogue: Arc::clone(&catalogue),
     };
     (handlers::routes(state), catalogue)
-}
-
-/// Fills the catalogue from the finished document.
-pub(crate) fn publish_catalogue(
-    cell: &OnceLock<Vec<crate::management::catalogue::Event>>,
-    doc: &OpenApi,
-) {
-    let _ = cell.set(crate::management::catalogue::read(doc));
 }
