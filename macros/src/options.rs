@@ -361,3 +361,89 @@ fn skip_option(input: ParseStream) {
         Ok(((), rest))
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    use super::*;
+
+    /// The error messages of parsing `tokens` at `site`, in order.
+    fn messages(site: Site, tokens: TokenStream) -> Vec<String> {
+        let mut errors = Errors::default();
+        parse(site, tokens, &mut errors);
+        match errors.into_result() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    /// The "expected one of" list of an unknown option at `site`.
+    fn expected(site: Site, tokens: TokenStream) -> String {
+        let message = messages(site, tokens).join("\n");
+        let (_, list) = message.split_once("expected one of: ").expect(&message);
+        list.to_owned()
+    }
+
+    #[test]
+    fn each_site_lists_the_options_the_table_allows_there_in_table_order() {
+        let functions = "summary, description, operation_id, tags, deprecated, status_code, \
+            response_description, responses, headers, security, content_type, include_in_schema, \
+            example, envelope";
+        assert_eq!(
+            expected(Site::Verb(Method::Post), quote!("a", bogus = 1)),
+            functions
+        );
+        assert_eq!(
+            expected(Site::Route, quote!("a", bogus = 1)),
+            format!("methods, {functions}")
+        );
+        assert_eq!(
+            expected(Site::Group, quote!(bogus = 1)),
+            "tags, deprecated, security, include_in_schema, envelope"
+        );
+    }
+
+    #[test]
+    fn suggestions_come_from_the_options_allowed_at_the_site() {
+        let route = messages(Site::Route, quote!("a", method = [GET])).join("");
+        assert!(route.contains("did you mean `methods`?"), "{route}");
+        let group = messages(Site::Group, quote!(tag = ["a"])).join("");
+        assert!(group.contains("did you mean `tags`?"), "{group}");
+        // `summary` is an option, but not of a group: no suggestion of another option.
+        let group = messages(Site::Group, quote!(summary = "a")).join("");
+        assert!(
+            group.starts_with("unknown option `summary` for `#[webhooks]`\n"),
+            "{group}"
+        );
+    }
+
+    #[test]
+    fn every_option_parses_into_the_raw_model_at_its_sites() {
+        let mut errors = Errors::default();
+        let raw = parse(
+            Site::Route,
+            quote!(
+                "a",
+                methods = [GET],
+                summary = "s",
+                operation_id = "o",
+                tags = ["t"],
+                deprecated,
+                include_in_schema = false,
+                envelope = false,
+                security(("k" = []))
+            ),
+            &mut errors,
+        );
+        assert!(!errors.has_errors());
+        assert_eq!(raw.methods.map(|m| m.len()), Some(1));
+        assert!(raw.summary.is_some() && raw.operation_id.is_some());
+        assert_eq!(raw.doc.tags.len(), 1);
+        assert_eq!(raw.doc.deprecated.map(|d| d.value), Some(true));
+        assert_eq!(raw.doc.include_in_schema.map(|d| d.value), Some(false));
+        assert_eq!(raw.doc.envelope.map(|d| d.value), Some(false));
+        assert_eq!(raw.doc.security.len(), 1);
+    }
+}
