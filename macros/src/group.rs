@@ -1,25 +1,66 @@
 //! `#[webhooks]` on an impl block: the class-based grouping of Esmerald's `APIView`.
 //!
-//! The outer attribute sees its members' `wh*` attributes before they expand, so it takes them
-//! off, checks each member like a free function, and emits one handle type per member
-//! (`Group` + `Method` in UpperCamelCase) plus `IntoWebhooks` for the group type.
+//! The outer attribute sees its members' `wh*` attributes before they expand, so parsing takes
+//! them off; validation checks each member like a free function, and expansion emits one
+//! handle type per member (`Group` + `Method` in UpperCamelCase) plus `IntoWebhooks` for the
+//! group type.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{format_ident, quote};
 use syn::spanned::Spanned;
-use syn::{ImplItem, ItemImpl, Meta, Type};
+use syn::{Attribute, Ident, ImplItem, ItemImpl, Meta, Path, Signature, Type, Visibility};
 
-use crate::args::{self, Errors, Site};
-use crate::docs::doc_text;
-use crate::expand::{
-    handle_docs, handle_impls, member_handle, requirement_tokens, with_errors, Verb,
-};
-use crate::signature::{self, Owner};
+use crate::expand::{self, with_errors};
+use crate::model::{Group, Member};
+use crate::options::{self, Site, Verb};
+use crate::raw::{Errors, RawArgs};
+use crate::validate::{self, Owner};
 use crate::Method;
 
+/// The three steps of `#[webhooks]`, as for the function macros: on any error the impl block is
+/// still emitted (without its members' `wh*` attributes once they were taken off).
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let group_args = args::parse(Site::Group, attr, &mut errors);
+    let (imp, raw) = match parse(attr, item, &mut errors) {
+        Ok(parsed) => parsed,
+        Err(item) => return with_errors(errors, item),
+    };
+    match validate(raw, &mut errors) {
+        Some(group) => expand::group(&imp, &group),
+        None => with_errors(errors, quote!(#imp)),
+    }
+}
+
+/// An impl block as written, its members' attributes parsed but not yet checked.
+struct RawGroup {
+    args: RawArgs,
+    /// The last segment of the group's type, which prefixes its members' handle types.
+    name: Ident,
+    self_ty_span: Span,
+    members: Vec<RawMember>,
+    used_paths: Vec<Path>,
+}
+
+/// A method that carries a `wh*` attribute.
+struct RawMember {
+    verb: Verb,
+    args: RawArgs,
+    /// This member's parse errors, reported in member order.
+    errors: Errors,
+    sig: Signature,
+    /// The method's attributes without the `wh*` ones.
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+}
+
+/// The impl block, with the members' `wh*` attributes taken off, and the raw group; `Err` holds
+/// what to emit beside the errors when the item is not an inherent impl of a named type.
+fn parse(
+    attr: TokenStream,
+    item: TokenStream,
+    errors: &mut Errors,
+) -> Result<(ItemImpl, RawGroup), TokenStream> {
+    let args = options::parse(Site::Group, attr, errors);
     let mut imp: ItemImpl = match syn::parse2(item.clone()) {
         Ok(imp) => imp,
         Err(_) => {
@@ -32,7 +73,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 span,
                 "`#[webhooks]` applies to an impl block, e.g. `#[webhooks] impl PaymentWebhooks { #[whpost(\"new-event\")] async fn new_event(data: Payment) {} }`",
             ));
-            return with_errors(errors, item);
+            return Err(item);
         }
     };
     if let Some((_, path, _)) = &imp.trait_ {
@@ -47,25 +88,23 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             "a webhook group cannot be generic",
         ));
     }
-    let group = match &*imp.self_ty {
+    let name = match &*imp.self_ty {
         Type::Path(path) if path.qself.is_none() => {
             path.path.segments.last().map(|s| s.ident.clone())
         }
         _ => None,
     };
-    let Some(group) = group else {
+    let Some(name) = name else {
         errors.push(syn::Error::new(
             imp.self_ty.span(),
             "a webhook group is a named type, e.g. `struct PaymentWebhooks;`",
         ));
-        return with_errors(errors, quote!(#imp));
+        return Err(quote!(#imp));
     };
-
-    let mut handles = Vec::new();
     let mut members = Vec::new();
     // The member attributes are taken off here, before they expand; naming their paths again
     // keeps the user's `use hookspec::whpost;` from being reported as unused.
-    let mut used_paths: Vec<syn::Path> = Vec::new();
+    let mut used_paths = Vec::new();
     for item in &mut imp.items {
         let ImplItem::Fn(method) = item else { continue };
         let mut found = Vec::new();
@@ -81,98 +120,81 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             continue;
         };
         used_paths.push(attr.path().clone());
+        let mut member_errors = Errors::default();
         for (_, extra) in found {
-            errors.push(syn::Error::new(extra.span(), "one `wh*` attribute per method: use `#[whroute(.., methods = [..])]` for several methods"));
+            member_errors.push(syn::Error::new(extra.span(), "one `wh*` attribute per method: use `#[whroute(.., methods = [..])]` for several methods"));
         }
         let tokens = match &attr.meta {
             Meta::List(list) => list.tokens.clone(),
             _ => TokenStream::new(),
         };
-        let mut member_errors = Errors::default();
-        let parsed = args::parse(verb.site(), tokens, &mut member_errors);
-        let checked = signature::check(
-            parsed,
-            verb.fixed(),
-            &method.sig,
-            doc_text(&method.attrs),
-            Owner::Group,
-            &mut member_errors,
-        );
+        let args = options::parse(verb.site(), tokens, &mut member_errors);
+        members.push(RawMember {
+            verb,
+            args,
+            errors: member_errors,
+            sig: method.sig.clone(),
+            attrs: method.attrs.clone(),
+            vis: method.vis.clone(),
+        });
         method
             .attrs
             .push(syn::parse_quote!(#[allow(dead_code, unused_variables, clippy::unused_async)]));
-        if let Err(e) = member_errors.into_result() {
-            errors.push(e);
-            continue;
+    }
+    let raw = RawGroup {
+        args,
+        name,
+        self_ty_span: imp.self_ty.span(),
+        members,
+        used_paths,
+    };
+    Ok((imp, raw))
+}
+
+/// The checked group; `None` when `errors` holds any error, the group's or a member's.
+fn validate(raw: RawGroup, errors: &mut Errors) -> Option<Group> {
+    let envelope = raw.args.doc.envelope.clone().filter(|e| e.value);
+    let mut members = Vec::new();
+    for member in raw.members {
+        let mut member_errors = member.errors;
+        let owner = Owner::Group {
+            envelope: envelope.clone(),
+        };
+        let webhook = validate::webhook(
+            member.args,
+            member.verb,
+            &member.sig,
+            &member.attrs,
+            owner,
+            &mut member_errors,
+        );
+        errors.append(member_errors);
+        if let Some(webhook) = webhook {
+            members.push(Member {
+                handle: member_handle(&raw.name, &member.sig.ident),
+                vis: member.vis,
+                webhook,
+            });
         }
-        let Some(mut checked) = checked else { continue };
-        // The group's envelope is its members' at the type level too, so that publishing a
-        // member sends what the document shows.
-        if group_args.envelope == Some(true) {
-            checked.args.envelope = Some(true);
-        }
-        let handle = member_handle(&group, &method.sig.ident);
-        let vis = &method.vis;
-        let docs = handle_docs(&method.attrs, &checked.name);
-        let impls = handle_impls(&handle, &checked);
-        handles.push(quote! {
-            #(#docs)*
-            #vis struct #handle {}
-            #impls
-        });
-        members.push(handle);
     }
     if members.is_empty() && !errors.has_errors() {
         errors.push(syn::Error::new(
-            imp.self_ty.span(),
+            raw.self_ty_span,
             "this `#[webhooks]` impl block declares no webhook: mark its methods with `#[whpost(\"name\")]` or another `wh*` attribute",
         ));
     }
-    let overrides = overrides(&group_args);
     if errors.has_errors() {
-        return with_errors(errors, quote!(#imp));
+        return None;
     }
-    let self_ty = &imp.self_ty;
-    quote! {
-        #imp
-        #(#handles)*
-
-        const _: () = {
-            #(#[allow(unused_imports)] use #used_paths as _;)*
-        };
-
-        impl ::hookspec::IntoWebhooks for #self_ty {
-            fn into_webhooks(self) -> ::hookspec::__private::Vec<::hookspec::WebhookDef> {
-                let group = #overrides;
-                ::core::convert::From::from([
-                    #(<#members as ::hookspec::Webhook>::definition().with_group(&group)),*
-                ])
-            }
-        }
-    }
-}
-
-fn overrides(args: &args::Args) -> TokenStream {
-    let mut chain = quote!(::hookspec::Overrides::new());
-    if !args.tags.is_empty() {
-        let tags = &args.tags;
-        chain.extend(quote!(.tags(&[#(#tags),*])));
-    }
-    if let Some(deprecated) = args.deprecated {
-        chain.extend(quote!(.deprecated(#deprecated)));
-    }
-    if let Some(include) = args.include_in_schema {
-        chain.extend(quote!(.include_in_schema(#include)));
-    }
-    for requirement in args.security.iter().flatten() {
-        let requirement = requirement_tokens(requirement);
-        chain.extend(quote!(.security(#requirement)));
-    }
-    chain
+    Some(Group {
+        used_paths: raw.used_paths,
+        members,
+        overrides: raw.args.doc,
+    })
 }
 
 /// The `wh*` macro an attribute names, by its last path segment (`whpost`, `hookspec::whpost`).
-fn verb_of(attr: &syn::Attribute) -> Option<Verb> {
+fn verb_of(attr: &Attribute) -> Option<Verb> {
     let ident = &attr.path().segments.last()?.ident;
     if ident == "whroute" {
         return Some(Verb::Route);
@@ -181,4 +203,16 @@ fn verb_of(attr: &syn::Attribute) -> Option<Verb> {
         .into_iter()
         .find(|m| ident == m.macro_name())
         .map(Verb::Fixed)
+}
+
+/// The handle type of a group member: `PaymentWebhooks` + `new_event` = `PaymentWebhooksNewEvent`.
+fn member_handle(group: &Ident, method: &Ident) -> Ident {
+    let name = method.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name);
+    format_ident!(
+        "{}{}",
+        group,
+        crate::docs::upper_camel(name),
+        span = method.span()
+    )
 }

@@ -2,28 +2,48 @@
 //! re-exports them; this crate is an implementation detail.
 //!
 //! Each entry point is a thin wrapper around a function on [`proc_macro2::TokenStream`], so the
-//! expansion can be unit-tested without a compiler invocation.
+//! expansion can be unit-tested without a compiler invocation. Every macro runs three steps,
+//! each handing the next a typed model:
+//!
+//! 1. **Parse** (`options`, with `values` and `lists`): the attribute's arguments into the raw
+//!    model (`raw::RawArgs`, options as written with their spans), driven by the one table of
+//!    options, `options::OPTIONS`, which also gives the "did you mean" hints and the per-site
+//!    "expected one of" lists; `group::parse` also takes the members' `wh*` attributes off an
+//!    impl block.
+//! 2. **Validate** (`validate`, `group::validate`): the raw model plus the function it sits on
+//!    into the checked model (`model::Webhook`, `model::Group`): defaults applied, combinations
+//!    checked, nothing optional left for expansion to decide.
+//! 3. **Expand** (`expand`, `schema`): the checked model into code, by `quote!` alone.
+//!
+//! Errors accumulate across the steps (`raw::Errors`, by `syn::Error::combine`) and are
+//! reported together; on error the user's item is still emitted, so that one mistake does not
+//! cascade.
 
-mod args;
 mod docs;
 mod expand;
 mod group;
 mod lists;
 mod method;
-mod signature;
+mod model;
+mod options;
+mod raw;
+mod schema;
 #[cfg(test)]
 mod tests;
+mod validate;
+mod values;
 
 use proc_macro::TokenStream;
 
 pub(crate) use method::Method;
+use options::Verb;
 
 macro_rules! verb_macro {
     ($(#[$doc:meta])* $name:ident => $method:ident) => {
         $(#[$doc])*
         #[proc_macro_attribute]
         pub fn $name(attr: TokenStream, item: TokenStream) -> TokenStream {
-            expand::webhook(expand::Verb::Fixed(Method::$method), attr.into(), item.into()).into()
+            expand::webhook(Verb::Fixed(Method::$method), attr.into(), item.into()).into()
         }
     };
 }
@@ -65,7 +85,7 @@ verb_macro!(
 /// Declares a webhook sent with several methods: `#[whroute("probe", methods = [GET, HEAD])]`.
 #[proc_macro_attribute]
 pub fn whroute(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::webhook(expand::Verb::Route, attr.into(), item.into()).into()
+    expand::webhook(Verb::Route, attr.into(), item.into()).into()
 }
 
 /// Groups the `wh*` methods of an `impl` block, like Esmerald's class-based `APIView`.

@@ -6,10 +6,8 @@ use syn::parse::ParseStream;
 use syn::punctuated::Punctuated;
 use syn::{bracketed, parenthesized, Expr, Ident, LitStr, Token, Type};
 
-use crate::args::{
-    flag, media_type, non_empty, parse_status, string_value, Example, HeaderSpec, ResponseSpec,
-    SecuritySpec,
-};
+use crate::raw::{Example, Header, Response, SecurityRequirement};
+use crate::values::{flag, media_type, non_empty, parse_status, string_value};
 
 pub(crate) fn parse_list<T>(
     input: ParseStream,
@@ -33,7 +31,7 @@ pub(crate) fn parse_list<T>(
 }
 
 /// `("webhook-id" = String, description = "..", required = true)`; the type defaults to `String`.
-pub(crate) fn parse_header(input: ParseStream) -> syn::Result<HeaderSpec> {
+pub(crate) fn parse_header(input: ParseStream) -> syn::Result<Header> {
     let name: LitStr = input.parse().map_err(|e| syn::Error::new(e.span(), "expected a header name as a string literal, e.g. `(\"webhook-id\", description = \"..\")`"))?;
     let valid = !name.value().is_empty()
         && name
@@ -48,11 +46,11 @@ pub(crate) fn parse_header(input: ParseStream) -> syn::Result<HeaderSpec> {
     }
     let ty = if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;
-        Some(input.parse::<Type>()?)
+        input.parse::<Type>()?
     } else {
-        None
+        syn::parse_quote_spanned!(name.span()=> ::hookspec::__private::String)
     };
-    let mut header = HeaderSpec {
+    let mut header = Header {
         name,
         ty,
         description: None,
@@ -64,7 +62,7 @@ pub(crate) fn parse_header(input: ParseStream) -> syn::Result<HeaderSpec> {
             Ok(())
         }
         "required" => {
-            header.required = Some(flag(input)?);
+            header.required = Some(flag(key, input)?.value);
             Ok(())
         }
         _ => Err(syn::Error::new(
@@ -76,7 +74,7 @@ pub(crate) fn parse_header(input: ParseStream) -> syn::Result<HeaderSpec> {
 }
 
 /// `(status = 410, description = "..", body = T, content_type = "..", headers(..))`.
-pub(crate) fn parse_response(input: ParseStream) -> syn::Result<ResponseSpec> {
+pub(crate) fn parse_response(input: ParseStream) -> syn::Result<Response> {
     let open = input.span();
     let (mut status, mut description, mut body, mut content_type, mut headers) =
         (None, None, None, None, Vec::new());
@@ -108,7 +106,7 @@ pub(crate) fn parse_response(input: ParseStream) -> syn::Result<ResponseSpec> {
             "a response needs a `status`, e.g. `(status = 410, description = \"Gone\")`",
         )
     })?;
-    Ok(ResponseSpec {
+    Ok(Response {
         status,
         description,
         body,
@@ -118,7 +116,7 @@ pub(crate) fn parse_response(input: ParseStream) -> syn::Result<ResponseSpec> {
 }
 
 /// `("api_key" = [])` or `("oauth" = ["read"], "mtls" = [])`.
-pub(crate) fn parse_security(input: ParseStream) -> syn::Result<SecuritySpec> {
+pub(crate) fn parse_security(input: ParseStream) -> syn::Result<SecurityRequirement> {
     let mut schemes = Vec::new();
     while !input.is_empty() {
         let name: LitStr = input.parse().map_err(|e| {
@@ -139,7 +137,7 @@ pub(crate) fn parse_security(input: ParseStream) -> syn::Result<SecuritySpec> {
             input.parse::<Token![,]>()?;
         }
     }
-    Ok(SecuritySpec { schemes })
+    Ok(SecurityRequirement { schemes })
 }
 
 /// `key = value` pairs separated by commas; `after_item` says a comma comes first, after a
