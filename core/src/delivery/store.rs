@@ -2,45 +2,23 @@
 //! accept `$1` placeholders), with the few differences (claiming work, lists, recording on
 //! PostgreSQL) written out per backend.
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 
 use super::OutboxError;
 
 mod cleanup;
 mod job;
 mod lists;
+mod migrate;
+mod postgres;
 mod rate;
 mod split;
+mod sqlite;
 
 pub(crate) use job::Job;
 use lists::{finish_successes_on_postgres, SuccessBatch};
 pub(crate) use rate::now_us;
-
-/// The schema's versions, applied in order. Written for SQLite: on PostgreSQL autoincrement
-/// keys become `BIGSERIAL`, and lines that start with `-- postgres: ` are uncommented.
-const MIGRATIONS: [(i64, &str); 6] = [
-    (1, include_str!("../../migrations/0001_outbox.sql")),
-    (2, include_str!("../../migrations/0002_pending_index.sql")),
-    (
-        3,
-        include_str!("../../migrations/0003_delete_delivered.sql"),
-    ),
-    (4, include_str!("../../migrations/0004_messages_by_age.sql")),
-    (
-        5,
-        include_str!("../../migrations/0005_shared_rate_limit.sql"),
-    ),
-    (6, include_str!("../../migrations/0006_tenants.sql")),
-];
-
-/// Serializes migrations between processes that open the same PostgreSQL database at once.
-const MIGRATION_LOCK: i64 = 0x686f_6f6b_7370_6563; // "hookspec"
 
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
@@ -61,119 +39,14 @@ pub(crate) use on_pool;
 
 impl Pool {
     pub(crate) async fn sqlite(url: &str) -> Result<Pool, OutboxError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // A claim returns 4 × concurrency rows (256 by default): with room for 1024,
-            // SQLite's worker thread runs the statement to the end instead of waking and
-            // waiting for the reader every 50 rows (the default), each time on cores the
-            // attempts are using.
-            .row_buffer_size(1024);
-        // One connection: SQLite has one writer, and a single connection never meets
-        // SQLITE_BUSY from a deferred transaction upgrading to a write.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
-        let pool = Pool::Sqlite(pool);
-        pool.migrate().await?;
-        Ok(pool)
+        Ok(Pool::Sqlite(sqlite::connect(url).await?))
     }
 
     /// The pool for publishing and administration, and the dispatcher's pool for its own
     /// bookkeeping (claims, leases, outcomes).
     pub(crate) async fn postgres(url: &str) -> Result<(Pool, Pool), OutboxError> {
-        let options = PgConnectOptions::from_str(url)?;
-        // A connection that broke fails its next statement, which the caller sees or the
-        // dispatcher retries; pinging before every use would double the round trips.
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .test_before_acquire(false)
-            .connect_with(options.clone())
-            .await?;
-        let pool = Pool::Postgres(pool);
-        pool.migrate().await?;
-        // Bookkeeping commits without waiting for the WAL flush. A database crash can forget
-        // its last moments, which only sends those deliveries again (at-least-once) and never
-        // loses one: events are published through the other pool, with full durability.
-        // Its claims must read due work in index order and stop at the limit. Before the
-        // table has statistics (a new or freshly filled outbox), the planner guesses a few
-        // rows and prefers a bitmap scan and a sort, reading every pending row per claim;
-        // these connections run only the statements below, so they forbid both. Those
-        // statements are written so that one plan suits every parameter (lists are looked
-        // up by key, due work in index order), so each is planned once, when prepared,
-        // rather than at every execution, where planning took a third of a claim's time.
-        let bookkeeping = PgPoolOptions::new()
-            .max_connections(4)
-            .test_before_acquire(false)
-            .connect_lazy_with(options.options([
-                ("synchronous_commit", "off"),
-                ("enable_bitmapscan", "off"),
-                ("enable_sort", "off"),
-                ("plan_cache_mode", "force_generic_plan"),
-            ]));
-        Ok((pool, Pool::Postgres(bookkeeping)))
-    }
-
-    async fn migrate(&self) -> Result<(), OutboxError> {
-        let create = "CREATE TABLE IF NOT EXISTS hookspec_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            if matches!(self, Pool::Postgres(_)) {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(MIGRATION_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query(create).execute(&mut *tx).await?;
-            // A database migrated by a newer hookspec has tables this one would misuse (its
-            // dispatchers would fail every recording and send each delivery again and again).
-            let newest: Option<i64> =
-                sqlx::query_scalar("SELECT MAX(version) FROM hookspec_migrations")
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let known = MIGRATIONS
-                .iter()
-                .map(|(version, _)| *version)
-                .max()
-                .unwrap_or(0);
-            if let Some(found) = newest.filter(|found| *found > known) {
-                return Err(OutboxError::SchemaTooNew { found, known });
-            }
-            for (version, script) in MIGRATIONS {
-                let applied: Option<i64> = sqlx::query_scalar(
-                    "SELECT version FROM hookspec_migrations WHERE version = $1",
-                )
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if applied.is_some() {
-                    continue;
-                }
-                let script = match self {
-                    Pool::Sqlite(_) => script.to_owned(),
-                    Pool::Postgres(_) => script
-                        .replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
-                        .replace("-- postgres: ", ""),
-                };
-                sqlx::raw_sql(sqlx::AssertSqlSafe(&*script))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO hookspec_migrations (version, applied_at) VALUES ($1, $2)",
-                )
-                .bind(version)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+        let (pool, bookkeeping) = postgres::connect(url).await?;
+        Ok((Pool::Postgres(pool), Pool::Postgres(bookkeeping)))
     }
 
     /// Claims up to `limit` due deliveries for `owner` until `lease_until`, skipping the
