@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 
-use super::now_ms;
+use crate::delivery::clock::now_ms;
 use crate::delivery::OutboxError;
 
 /// sqlx's ledger of applied migrations, with their checksums.
