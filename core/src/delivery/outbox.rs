@@ -174,9 +174,11 @@ impl Outbox {
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value, self.envelopes::<W>(), audience)?;
         span.record("message", message.id.as_str());
-        let deliveries = (self.store.publish_batch(std::slice::from_ref(&message)))
-            .instrument(span.clone())
-            .await?;
+        let deliveries = (self
+            .store
+            .publish_batch(None, std::slice::from_ref(&message)))
+        .instrument(span.clone())
+        .await?;
         span.record("deliveries", deliveries.iter().sum::<usize>());
         self.published.notify_waiters();
         Ok(message.id)
@@ -196,7 +198,8 @@ impl Outbox {
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value, self.envelopes::<W>(), audience)?;
         span.record("message", message.id.as_str());
-        let deliveries = Backend::publish_in(tx.connection(), std::slice::from_ref(&message))
+        let deliveries = (self.store)
+            .publish_batch(Some(tx.connection()), std::slice::from_ref(&message))
             .instrument(span.clone())
             .await?;
         span.record("deliveries", deliveries.iter().sum::<usize>());

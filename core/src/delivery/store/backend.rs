@@ -35,26 +35,21 @@ impl Backend {
         Ok((Backend::Postgres(store), Backend::Postgres(bookkeeping)))
     }
 
-    /// Stores `messages` with their deliveries in the caller's transaction, on `conn`: with
-    /// the statements of the backend that `conn` is on.
-    pub(crate) async fn publish_in(
-        conn: Connection<'_>,
-        messages: &[NewMessage<'_>],
-    ) -> Result<Vec<usize>, OutboxError> {
-        match conn {
-            Connection::Sqlite(conn) => SqliteStore::publish_in(conn, messages).await,
-            Connection::Postgres(conn) => PostgresStore::publish_in(conn, messages).await,
-        }
-    }
-
-    /// Stores `messages` with their deliveries, in one transaction of their own.
+    /// Stores `messages`, each with one pending delivery per subscription of its audience
+    /// that wants it, in one transaction: the caller's, on `tx` (with the statements of the
+    /// backend `tx` is on), or else one of their own. Returns how many deliveries each got.
     pub(crate) async fn publish_batch(
         &self,
+        tx: Option<Connection<'_>>,
         messages: &[NewMessage<'_>],
     ) -> Result<Vec<usize>, OutboxError> {
-        match self {
-            Backend::Sqlite(store) => Publishing::publish_batch(store, messages).await,
-            Backend::Postgres(store) => Publishing::publish_batch(store, messages).await,
+        match (tx, self) {
+            (Some(Connection::Sqlite(conn)), _) => SqliteStore::publish_in(conn, messages).await,
+            (Some(Connection::Postgres(conn)), _) => {
+                PostgresStore::publish_in(conn, messages).await
+            }
+            (None, Backend::Sqlite(store)) => store.publish_batch(messages).await,
+            (None, Backend::Postgres(store)) => store.publish_batch(messages).await,
         }
     }
 
