@@ -11,7 +11,7 @@ use super::support::{self, drained, fast_config, loopback, Receiver, TENANT};
 use super::{event, WAIT};
 
 /// The first schema as version 1 of the store applied it, on SQLite or PostgreSQL.
-const FIRST_SCHEMA: &str = include_str!("../../core/migrations/0001_outbox.sql");
+const FIRST_SCHEMA: &str = include_str!("../../core/migrations/sqlite/0001_outbox.sql");
 
 /// The first schema and what it holds: one subscription (rate-limited), a message delivered
 /// long ago with its attempt, and a message still pending.

@@ -3,14 +3,9 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-use sqlx::Row;
-
+use super::clock::{duration_ms, now_ms};
 use super::filter::Filter;
-use super::outbox::{
-    duration_ms, subscription_info, StoredSecret, SubscriptionInfo, SUBSCRIPTION_COLUMNS,
-};
-use super::store::{now_ms, on_pool, Pool};
+use super::model::{StoredPayload, StoredSecret, SubscriptionInfo};
 use super::tenant::Tenant;
 use super::OutboxError;
 use crate::signing::Secret;
@@ -28,37 +23,12 @@ pub struct SubscriptionUpdate {
     pub description: Option<Option<String>>,
 }
 
-/// One stored payload of a subscription, for consumers that pull (Airtable's model).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StoredPayload {
-    /// Its position: ask for `cursor + 1` next.
-    pub cursor: i64,
-    /// The message id (`webhook-id`).
-    pub message_id: String,
-    /// The webhook name.
-    pub event: String,
-    /// The payload, as delivered.
-    pub payload: serde_json::Value,
-    /// When it was published (ms since the epoch).
-    pub created_at: i64,
-}
-
 impl Tenant {
     /// This tenant's subscription `id`, without its secrets.
     pub async fn subscription(&self, id: &str) -> Result<SubscriptionInfo, OutboxError> {
         let tenant = self.checked()?;
-        let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM hookspec_subscriptions WHERE id = $1 AND owner = $2"
-        );
-        on_pool!(&self.outbox.pool, |pool| {
-            let row = sqlx::query(sqlx::AssertSqlSafe(&*sql))
-                .bind(id)
-                .bind(tenant)
-                .fetch_optional(pool)
-                .await?;
-            let row = row.ok_or_else(|| OutboxError::NotFound(id.to_owned()))?;
-            subscription_info!(row)
-        })
+        (self.outbox.store.subscription(id, Some(tenant)).await?)
+            .ok_or_else(|| OutboxError::NotFound(id.to_owned()))
     }
 
     /// Enables this tenant's subscription `id` again (after a 410, continuous failures, or
@@ -84,19 +54,10 @@ impl Tenant {
         limit: u32,
     ) -> Result<Vec<SubscriptionInfo>, OutboxError> {
         let owner = self.checked()?;
-        let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM hookspec_subscriptions \
-             WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
-        on_pool!(&self.outbox.pool, |pool| {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(&*sql))
-                .bind(owner)
-                .bind(after.unwrap_or(""))
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-            rows.iter().map(|row| subscription_info!(row)).collect()
-        })
+        let after = after.unwrap_or("");
+        (self.outbox.store)
+            .subscriptions(owner, after, i64::from(limit))
+            .await
     }
 
     /// Whether this tenant already has a subscription to `url` for exactly these events.
@@ -104,12 +65,7 @@ impl Tenant {
         let owner = self.checked()?;
         let mut wanted = events.to_vec();
         wanted.sort();
-        let rows: Vec<(String, String)> = on_pool!(&self.outbox.pool, |pool| {
-            sqlx::query_as("SELECT url, events FROM hookspec_subscriptions WHERE owner = $1")
-                .bind(owner)
-                .fetch_all(pool)
-                .await?
-        });
+        let rows = self.outbox.store.subscription_targets(owner).await?;
         Ok(rows.into_iter().any(|(u, e)| {
             let mut e: Vec<String> = serde_json::from_str(&e).unwrap_or_default();
             e.sort();
@@ -143,26 +99,24 @@ impl Tenant {
         super::publish::check_event_names(&events)?;
         super::publish::check_description(description.as_deref())?;
         let events = serde_json::to_string(&events)?;
-        on_pool!(&self.outbox.pool, |pool| {
-            sqlx::query("UPDATE hookspec_subscriptions SET url = $1, events = $2, filter = $3, description = $7, updated_at = $4 WHERE id = $5 AND owner = $6")
-                .bind(&url)
-                .bind(&events)
-                .bind(&filter)
-                .bind(now_ms())
-                .bind(id)
-                .bind(&current.tenant)
-                .bind(&description)
-                .execute(pool)
-                .await?;
-            Ok::<(), OutboxError>(())
-        })?;
+        (self.outbox.store)
+            .update_subscription(
+                id,
+                &current.tenant,
+                &url,
+                &events,
+                filter.as_deref(),
+                description.as_deref(),
+                now_ms(),
+            )
+            .await?;
         self.subscription(id).await
     }
 
     /// Deletes this tenant's subscription `id`, with its deliveries and their attempts.
     pub async fn delete_subscription(&self, id: &str) -> Result<(), OutboxError> {
         self.subscription(id).await?;
-        self.outbox.pool.delete_subscription(id).await
+        self.outbox.store.delete_subscription(id).await
     }
 
     /// A new secret for this tenant's subscription `id`; the current ones keep signing for
@@ -172,26 +126,8 @@ impl Tenant {
         let tenant = self.checked()?;
         let now = now_ms();
         let fresh = Secret::generate();
-        // Read and written in one transaction with the row locked: two rotations reading
-        // the same list would each write it back with only their own new secret. (SQLite
-        // has one writer, and the outbox one connection to it.)
-        let read = match self.outbox.pool {
-            Pool::Sqlite(_) => {
-                "SELECT secrets FROM hookspec_subscriptions WHERE id = $1 AND owner = $2"
-            }
-            Pool::Postgres(_) => {
-                "SELECT secrets FROM hookspec_subscriptions WHERE id = $1 AND owner = $2 FOR UPDATE"
-            }
-        };
-        on_pool!(&self.outbox.pool, |pool| {
-            let mut tx = pool.begin().await?;
-            let stored: Option<String> = sqlx::query_scalar(read)
-                .bind(id)
-                .bind(tenant)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let stored = stored.ok_or_else(|| OutboxError::NotFound(id.to_owned()))?;
-            let mut secrets: Vec<StoredSecret> = serde_json::from_str(&stored)?;
+        let rotate = |stored: &str| -> Result<String, OutboxError> {
+            let mut secrets: Vec<StoredSecret> = serde_json::from_str(stored)?;
             secrets.retain(|s| s.expires_at.is_none_or(|at| at > now));
             for secret in &mut secrets {
                 secret.expires_at = Some(
@@ -208,17 +144,11 @@ impl Tenant {
                     expires_at: None,
                 },
             );
-            sqlx::query(
-                "UPDATE hookspec_subscriptions SET secrets = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(serde_json::to_string(&secrets)?)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
+            Ok(serde_json::to_string(&secrets)?)
+        };
+        (self.outbox.store)
+            .rotate_secrets(id, tenant, now, rotate)
             .await?;
-            tx.commit().await?;
-            Ok::<(), OutboxError>(())
-        })?;
         Ok(fresh)
     }
 
@@ -231,17 +161,9 @@ impl Tenant {
     ) -> Result<SubscriptionInfo, OutboxError> {
         self.subscription(id).await?;
         let now = now_ms();
-        on_pool!(&self.outbox.pool, |pool| {
-            sqlx::query(
-                "UPDATE hookspec_subscriptions SET expires_at = $1, updated_at = $2 WHERE id = $3",
-            )
-            .bind(now.saturating_add(duration_ms(lease)))
-            .bind(now)
-            .bind(id)
-            .execute(pool)
+        (self.outbox.store)
+            .refresh(id, now.saturating_add(duration_ms(lease)), now)
             .await?;
-            Ok::<(), OutboxError>(())
-        })?;
         self.subscription(id).await
     }
 
@@ -254,37 +176,9 @@ impl Tenant {
         limit: u32,
     ) -> Result<Vec<StoredPayload>, OutboxError> {
         self.subscription(id).await?;
-        // Deliveries not yet delivered, and those delivered (deleted, each recorded by its
-        // one 2xx attempt): two disjoint lists, each cut to a page before they are merged
-        // (see migration 3).
-        let sql = "SELECT d.id, m.id AS message_id, m.event, m.payload, m.created_at FROM ( \
-                     SELECT * FROM (SELECT id, message_id FROM hookspec_deliveries \
-                       WHERE subscription_id = $1 AND id >= $2 ORDER BY id LIMIT $3) pending \
-                     UNION ALL \
-                     SELECT * FROM (SELECT delivery_id, message_id FROM hookspec_attempts \
-                       WHERE subscription_id = $1 AND delivery_id >= $2 AND status_code BETWEEN 200 AND 299 \
-                       ORDER BY delivery_id LIMIT $3) delivered \
-                   ) d JOIN hookspec_messages m ON m.id = d.message_id ORDER BY d.id LIMIT $3";
-        on_pool!(&self.outbox.pool, |pool| {
-            let rows = sqlx::query(sql)
-                .bind(id)
-                .bind(cursor)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| {
-                    let payload: String = row.try_get("payload")?;
-                    Ok(StoredPayload {
-                        cursor: row.try_get("id")?,
-                        message_id: row.try_get("message_id")?,
-                        event: row.try_get("event")?,
-                        payload: serde_json::from_str(&payload)?,
-                        created_at: row.try_get("created_at")?,
-                    })
-                })
-                .collect()
-        })
+        (self.outbox.store)
+            .payloads(id, cursor, i64::from(limit))
+            .await
     }
 }
 

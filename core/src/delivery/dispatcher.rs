@@ -1,6 +1,6 @@
 //! The dispatcher: claims due deliveries, sends them signed, records every attempt, retries.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -9,34 +9,22 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+use super::clock::{duration_ms, now_ms, now_us};
 use super::config::DispatchConfig;
 use super::cursor::DueCursor;
 use super::lanes::Lanes;
-use super::outbox::{duration_ms, new_id, Outbox, StoredSecret};
+use super::model::{new_id, StoredSecret};
+use super::outbox::Outbox;
 use super::retry::{decide, Decision};
 use super::sanitize::{describe, excerpt, storable, ERROR_LIMIT};
-use super::store::{now_ms, now_us, Finished, Job, Next, Outcome};
-use super::telemetry::{attempt_span, claim_span, record_attempt, Observer};
-use crate::signing::{Secret, Signer, SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
-
-/// Counters of what a dispatcher did.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Deliveries acknowledged with a 2xx.
-    pub sent: AtomicU64,
-    /// Attempts that failed (network error, timeout, non-2xx).
-    pub failed: AtomicU64,
-    /// Failed attempts scheduled for a retry.
-    pub retried: AtomicU64,
-    /// Deliveries given up after the last attempt or a 410.
-    pub given_up: AtomicU64,
-    /// Subscriptions disabled (410 or continuous failure).
-    pub disabled: AtomicU64,
-}
+use super::ssrf::SsrfPolicy;
+use super::store::{Backend, Finished, Job, Next, Outcome};
+use super::telemetry::{attempt_span, claim_span, record_attempt, Metrics, Observer};
+use crate::signing::{SigningKey, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
 /// A dispatcher, ready to [`spawn`](Dispatcher::spawn).
 pub struct Dispatcher {
-    outbox: Outbox,
+    source: Source,
     config: DispatchConfig,
     client: reqwest::Client,
     pub(crate) observer: Observer,
@@ -62,9 +50,22 @@ impl DispatcherHandle {
     }
 }
 
+/// What a dispatcher works from: an outbox's stores and settings.
+struct Source {
+    /// Where old messages are purged: the connections that publish.
+    store: Backend,
+    /// Where claims and outcomes are written (see [`Outbox::postgres`]).
+    bookkeeping: Backend,
+    ssrf: Arc<SsrfPolicy>,
+    /// Woken by each publish.
+    published: Arc<tokio::sync::Notify>,
+    /// Adds a `v1a` (ed25519) signature to every delivery, beside the `v1` ones.
+    signing_key: Option<Arc<SigningKey>>,
+}
+
 /// State shared by the loop and its attempts.
 struct Shared {
-    outbox: Outbox,
+    source: Source,
     config: DispatchConfig,
     owner: String,
     client: reqwest::Client,
@@ -73,20 +74,35 @@ struct Shared {
     lanes: Lanes,
 }
 
+impl Outbox {
+    /// A dispatcher that delivers this outbox's pending work; call `spawn` on it. Settings
+    /// that cannot work are an error naming the first (see [`DispatchConfig::validate`]).
+    pub fn dispatcher(&self, config: DispatchConfig) -> Result<Dispatcher, super::OutboxError> {
+        let source = Source {
+            store: self.store.clone(),
+            bookkeeping: self.bookkeeping.clone(),
+            ssrf: Arc::clone(&self.ssrf),
+            published: Arc::clone(&self.published),
+            signing_key: self.signing_key.clone(),
+        };
+        Dispatcher::new(source, config)
+    }
+}
+
 impl Dispatcher {
     /// Checks `config` and builds the HTTP client the attempts share.
-    pub(crate) fn new(outbox: Outbox, config: DispatchConfig) -> Result<Self, super::OutboxError> {
+    fn new(source: Source, config: DispatchConfig) -> Result<Self, super::OutboxError> {
         config.validate()?;
         // Redirects are not followed and every connection goes through the SSRF guard: a
         // client without them must not be used, so failing to build one is an error.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(outbox.ssrf.resolver())
+            .dns_resolver(source.ssrf.resolver())
             .no_proxy()
             .build()
             .map_err(|e| super::OutboxError::InvalidConfig(format!("no HTTP client: {e}")))?;
         Ok(Dispatcher {
-            outbox,
+            source,
             config,
             client,
             observer: Observer::default(),
@@ -99,7 +115,7 @@ impl Dispatcher {
         let metrics = Arc::new(Metrics::default());
         let shared = Arc::new(Shared {
             owner: new_id("dispatcher"),
-            outbox: self.outbox,
+            source: self.source,
             client,
             metrics: Arc::clone(&metrics),
             observer: self.observer,
@@ -239,7 +255,7 @@ async fn purge_hourly(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
             () = stop_requested(&mut stopped) => return,
         }
         next += Duration::from_secs(3600);
-        if let Err(e) = shared.outbox.purge(shared.config.retention).await {
+        if let Err(e) = shared.purge().await {
             tracing::warn!(error = %e, "purging old messages failed");
         }
     }
@@ -278,7 +294,7 @@ async fn claim_ahead(
         };
         let Ok(room) = room else { return };
         // Listen before claiming, so that what happens during the claim still wakes us.
-        let published = shared.outbox.published.notified();
+        let published = shared.source.published.notified();
         let lane_room = shared.lanes.room.notified();
         tokio::pin!(published, lane_room);
         published.as_mut().enable();
@@ -344,7 +360,7 @@ async fn record(shared: Arc<Shared>, mut results: mpsc::UnboundedReceiver<(Job, 
     const BATCH: usize = 256;
     let mut batch = Vec::with_capacity(BATCH);
     while results.recv_many(&mut batch, BATCH).await > 0 {
-        let finished = (shared.outbox.bookkeeping)
+        let finished = (shared.source.bookkeeping)
             .finish_apart(&shared.owner, &mut batch)
             .await;
         for ((job, outcome), finished) in batch.iter().zip(finished) {
@@ -357,6 +373,12 @@ async fn record(shared: Arc<Shared>, mut results: mpsc::UnboundedReceiver<(Job, 
 }
 
 impl Shared {
+    /// Deletes finished messages past their retention (as [`Outbox::purge`] does).
+    async fn purge(&self) -> Result<u64, super::OutboxError> {
+        let before = now_ms().saturating_sub(duration_ms(self.config.retention));
+        self.source.store.purge(before).await
+    }
+
     /// Claims up to `free` deliveries due from `from` on; also says whether some
     /// subscriptions were skipped.
     async fn claim(&self, free: usize, from: i64) -> Result<(Vec<Job>, bool), super::OutboxError> {
@@ -364,7 +386,7 @@ impl Shared {
         let now = now_ms();
         let limit = i64::try_from(free).unwrap_or(i64::MAX);
         let lease_until = now + duration_ms(self.config.lease);
-        let jobs = (self.outbox.bookkeeping)
+        let jobs = (self.source.bookkeeping)
             .claim(&self.owner, now, lease_until, limit, &busy, from)
             .await?;
         tracing::Span::current().record("claimed", jobs.len());
@@ -374,13 +396,13 @@ impl Shared {
     /// Gives claimed deliveries back, due again at `at`.
     async fn release(&self, jobs: &[Job], at: i64) -> Result<(), super::OutboxError> {
         let ids: Vec<i64> = jobs.iter().map(|job| job.delivery).collect();
-        self.outbox.bookkeeping.release(&ids, &self.owner, at).await
+        self.source.bookkeeping.release(&ids, &self.owner, at).await
     }
 
     /// Sleeps until the next delivery falls due, at most the poll interval.
     async fn idle_wait(&self) -> Duration {
         let poll = self.config.poll_interval;
-        match self.outbox.bookkeeping.next_due().await {
+        match self.source.bookkeeping.next_due().await {
             Ok(Some(due)) => {
                 Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0)).min(poll)
             }
@@ -393,7 +415,7 @@ impl Shared {
     async fn deliver(&self, job: &Job) -> Option<Outcome> {
         if let Some(wait) = self.rate_limited(job).await {
             let _ = self
-                .outbox
+                .source
                 .bookkeeping
                 .release(&[job.delivery], &self.owner, now_ms() + duration_ms(wait))
                 .await;
@@ -414,7 +436,7 @@ impl Shared {
     /// sent a little later than it could have been: acceptable, and never one too many.
     async fn rate_limited(&self, job: &Job) -> Option<Duration> {
         let rate = job.rate_limit.filter(|r| *r > 0)?;
-        let bookkeeping = &self.outbox.bookkeeping;
+        let bookkeeping = &self.source.bookkeeping;
         match bookkeeping
             .take_token(&job.subscription_id, rate, now_us())
             .await
@@ -538,14 +560,14 @@ impl Shared {
     async fn request(&self, job: &Job, timestamp: i64) -> Result<reqwest::RequestBuilder, String> {
         // IP literals never reach the resolver, so the policy is checked here for them.
         let url = self
-            .outbox
+            .source
             .ssrf
             .check_url(&job.url)
             .await
             .map_err(|e| e.to_string())?;
-        let mut signer =
-            signer(&job.secrets, now_ms()).ok_or("the subscription has no usable secret")?;
-        if let Some(key) = &self.outbox.signing_key {
+        let mut signer = StoredSecret::signer(&job.secrets, now_ms())
+            .ok_or("the subscription has no usable secret")?;
+        if let Some(key) = &self.source.signing_key {
             signer = signer.with_key(SigningKey::clone(key));
         }
         let signature = signer.sign(&job.message_id, timestamp, job.payload.as_bytes());
@@ -565,15 +587,4 @@ impl Shared {
             .header(HEADER_SIGNATURE, header(&signature)?)
             .body(job.payload.clone()))
     }
-}
-
-/// A signer with every secret that has not expired (several during a rotation).
-fn signer(secrets: &str, now: i64) -> Option<Signer> {
-    let stored: Vec<StoredSecret> = serde_json::from_str(secrets).ok()?;
-    let mut live = stored
-        .iter()
-        .filter(|s| s.expires_at.is_none_or(|at| at > now))
-        .filter_map(|s| Secret::parse(&s.secret).ok());
-    let first = live.next()?;
-    Some(live.fold(Signer::new(first), Signer::with_secret))
 }

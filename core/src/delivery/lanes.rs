@@ -248,28 +248,13 @@ impl Lanes {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::time::Instant;
 
     pub(crate) fn job(delivery: i64, subscription: &str) -> Job {
         tenant_job(delivery, subscription, "t")
     }
 
     fn tenant_job(delivery: i64, subscription: &str, tenant: &str) -> Job {
-        Job {
-            tenant: tenant.into(),
-            delivery,
-            attempts: 0,
-            due_at: 0,
-            message_id: format!("msg_{delivery}"),
-            event: "tick".into(),
-            method: "POST".into(),
-            payload: "{}".into(),
-            subscription_id: subscription.into(),
-            url: "https://example.com".into(),
-            secrets: "[]".into(),
-            rate_limit: None,
-            claimed_at: Instant::now(),
-        }
+        Job::for_test(delivery, subscription, tenant)
     }
 
     fn ids(jobs: &[Job]) -> Vec<i64> {

@@ -16,12 +16,14 @@
 //! ```
 
 mod admin;
+pub(crate) mod clock;
 mod config;
 mod cursor;
 mod dispatcher;
 mod filter;
 mod history;
 mod lanes;
+mod model;
 mod outbox;
 mod publish;
 mod redeliver;
@@ -32,19 +34,22 @@ pub(crate) mod store;
 pub(crate) mod telemetry;
 mod tenant;
 
-pub use admin::{StoredPayload, SubscriptionUpdate};
+pub use admin::SubscriptionUpdate;
 pub use config::{DispatchConfig, MAX_CONCURRENCY, RECORDING_MARGIN};
-pub use dispatcher::{Dispatcher, DispatcherHandle, Metrics};
+pub use dispatcher::{Dispatcher, DispatcherHandle};
 pub use filter::{Filter, FilterError};
-pub use history::{MessageRecord, RECENT_LIMIT};
-pub use outbox::{
-    Attempt, CreatedSubscription, DeliveryCounts, Outbox, OutboxTransaction, Subscription,
+pub use history::RECENT_LIMIT;
+pub use model::{
+    Attempt, CreatedSubscription, DeliveryCounts, MessageRecord, StoredPayload, Subscription,
     SubscriptionInfo,
 };
+pub use outbox::Outbox;
 pub use publish::MAX_DESCRIPTION;
 pub use redeliver::{ATTEMPTS_LIMIT, REPLAY_LIMIT};
 pub use retry::{EmptyRetrySchedule, RetrySchedule};
 pub use ssrf::{InvalidNetwork, IpNet, SsrfPolicy, TargetRefused};
+pub use store::OutboxTransaction;
+pub use telemetry::Metrics;
 #[cfg(feature = "portal")]
 pub(crate) use tenant::check_name as check_tenant_name;
 pub use tenant::Tenant;

@@ -5,10 +5,27 @@
 //! Spans carry ids, event names, attempt numbers and statuses, never a URL (a target's query
 //! string may hold a token), a secret, a payload or a receiver's answer.
 
+use std::sync::atomic::AtomicU64;
+
 use tracing::field::Empty;
 
 use super::publish::Audience;
 use super::store::{Job, Next, Outcome};
+
+/// Counters of what a dispatcher did.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Deliveries acknowledged with a 2xx.
+    pub sent: AtomicU64,
+    /// Attempts that failed (network error, timeout, non-2xx).
+    pub failed: AtomicU64,
+    /// Failed attempts scheduled for a retry.
+    pub retried: AtomicU64,
+    /// Deliveries given up after the last attempt or a 410.
+    pub given_up: AtomicU64,
+    /// Subscriptions disabled (410 or continuous failure).
+    pub disabled: AtomicU64,
+}
 
 /// The span of one publish: `message` and `deliveries` are recorded once it is stored.
 pub(crate) fn publish_span(event: &'static str, audience: Audience<'_>) -> tracing::Span {

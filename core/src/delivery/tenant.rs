@@ -4,12 +4,12 @@
 
 use serde::Serialize;
 
+use super::clock::{duration_ms, now_ms};
 use super::filter::Filter;
-use super::outbox::{
-    duration_ms, new_id, CreatedSubscription, Outbox, OutboxTransaction, StoredSecret, Subscription,
-};
+use super::model::{new_id, CreatedSubscription, StoredSecret, Subscription};
+use super::outbox::Outbox;
 use super::publish::{check_description, check_event_names, Audience};
-use super::store::{now_ms, on_pool, Pool};
+use super::store::{NewSubscription, OutboxTransaction};
 use super::OutboxError;
 use crate::signing::Secret;
 use crate::Webhook;
@@ -58,11 +58,20 @@ impl std::fmt::Debug for Tenant {
     }
 }
 
-impl Tenant {
-    pub(crate) fn new(outbox: Outbox, name: String) -> Tenant {
-        Tenant { outbox, name }
+impl Outbox {
+    /// The handle of one tenant (a provider's customer: the owner that the management API
+    /// knows). Its events reach only its own subscriptions, and it sees and changes only
+    /// those. Cheap; the name is checked by each call (not empty, at most 200 bytes, no
+    /// control characters).
+    pub fn tenant(&self, name: impl Into<String>) -> Tenant {
+        Tenant {
+            outbox: self.clone(),
+            name: name.into(),
+        }
     }
+}
 
+impl Tenant {
     /// Its name.
     pub fn name(&self) -> &str {
         &self.name
@@ -133,53 +142,26 @@ impl Tenant {
         let expires_at = subscription
             .expires_in
             .map(|d| now.saturating_add(duration_ms(d)));
-        let limit = outbox.max_subscriptions;
-        let count = "SELECT COUNT(*) FROM hookspec_subscriptions WHERE owner = $1";
-        let insert = "INSERT INTO hookspec_subscriptions (id, owner, url, events, filter, \
-              description, metadata, secrets, rate_limit, expires_at, created_at, updated_at) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
-        on_pool!(&outbox.pool, |pool| {
-            let mut tx = pool.begin().await?;
-            // Concurrent subscribes of one tenant count one after the other. (SQLite has one
-            // writer, and the outbox one connection to it.)
-            if matches!(outbox.pool, Pool::Postgres(_)) {
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(tenant)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let existing: i64 = sqlx::query_scalar(count)
-                .bind(tenant)
-                .fetch_one(&mut *tx)
-                .await?;
-            if existing >= i64::from(limit) {
-                return Err(OutboxError::TooManySubscriptions {
-                    tenant: tenant.to_owned(),
-                    limit,
-                });
-            }
-            sqlx::query(insert)
-                .bind(&id)
-                .bind(tenant)
-                .bind(url.as_str())
-                .bind(serde_json::to_string(&subscription.events)?)
-                .bind(&subscription.filter)
-                .bind(&subscription.description)
-                .bind(
-                    subscription
-                        .metadata
-                        .as_ref()
-                        .map(serde_json::Value::to_string),
-                )
-                .bind(secrets)
-                .bind(subscription.rate_limit.map(i64::from))
-                .bind(expires_at)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<(), OutboxError>(())
-        })?;
+        let new = NewSubscription {
+            id: &id,
+            tenant,
+            url: url.as_str(),
+            events: serde_json::to_string(&subscription.events)?,
+            secrets,
+            filter: subscription.filter.as_deref(),
+            description: subscription.description.as_deref(),
+            metadata: subscription
+                .metadata
+                .as_ref()
+                .map(serde_json::Value::to_string),
+            rate_limit: subscription.rate_limit.map(i64::from),
+            expires_at,
+            now,
+        };
+        outbox
+            .store
+            .subscribe(&new, outbox.max_subscriptions)
+            .await?;
         Ok(CreatedSubscription { id, secret })
     }
 }

@@ -3,9 +3,7 @@
 //! provider's own `outbox.disable`), and a scrape every few seconds is cheap next to a
 //! dispatcher's own statements.
 
-use sqlx::Row;
-
-use crate::delivery::store::{now_ms, on_pool};
+use crate::delivery::clock::now_ms;
 use crate::delivery::{Outbox, OutboxError};
 
 /// What the gauges show.
@@ -28,17 +26,6 @@ impl Figures {
     }
 }
 
-/// Pending deliveries (they are read through the index of pending ones), grouped by whether
-/// their subscription is enabled: those of a disabled one wait for it to be enabled again
-/// and would otherwise read as a queue the dispatchers never drain.
-const PENDING: &str =
-    "SELECT s.enabled AS enabled, COUNT(*) AS pending, MIN(d.created_at) AS oldest \
-    FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-    WHERE d.status = 'pending' GROUP BY s.enabled";
-
-const DISABLED: &str = "SELECT COALESCE(disabled_reason, '') AS reason, COUNT(*) AS disabled \
-    FROM hookspec_subscriptions WHERE NOT enabled GROUP BY disabled_reason";
-
 /// Reads the figures, through the outbox's publishing pool (on PostgreSQL the dispatchers'
 /// own connections are tuned for their statements only).
 pub(super) async fn read(outbox: &Outbox) -> Result<Figures, OutboxError> {
@@ -46,23 +33,17 @@ pub(super) async fn read(outbox: &Outbox) -> Result<Figures, OutboxError> {
         read_at: now_ms(),
         ..Figures::default()
     };
-    on_pool!(&outbox.pool, |pool| {
-        for row in sqlx::query(PENDING).fetch_all(pool).await? {
-            let pending: i64 = row.try_get("pending")?;
-            if row.try_get::<bool, _>("enabled")? {
-                figures.pending_enabled = pending;
-                figures.oldest_pending = row.try_get("oldest")?;
-            } else {
-                figures.pending_disabled = pending;
-            }
+    // Those of a disabled subscription wait for it to be enabled again and would otherwise
+    // read as a queue the dispatchers never drain.
+    for (enabled, pending, oldest) in outbox.store.pending_by_state().await? {
+        if enabled {
+            figures.pending_enabled = pending;
+            figures.oldest_pending = oldest;
+        } else {
+            figures.pending_disabled = pending;
         }
-        for row in sqlx::query(DISABLED).fetch_all(pool).await? {
-            figures
-                .disabled
-                .push((row.try_get("reason")?, row.try_get("disabled")?));
-        }
-        Ok::<(), OutboxError>(())
-    })?;
+    }
+    figures.disabled = outbox.store.disabled_by_reason().await?;
     Ok(figures)
 }
 

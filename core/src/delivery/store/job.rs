@@ -70,10 +70,32 @@ impl Job {
 }
 
 #[cfg(test)]
+impl Job {
+    /// A job of message `msg_<delivery>` for `subscription` of `tenant`, claimed now.
+    pub(crate) fn for_test(delivery: i64, subscription: &str, tenant: &str) -> Job {
+        Job {
+            tenant: tenant.into(),
+            delivery,
+            attempts: 0,
+            due_at: 0,
+            message_id: format!("msg_{delivery}"),
+            event: "tick".into(),
+            method: "POST".into(),
+            payload: "{}".into(),
+            subscription_id: subscription.into(),
+            url: "https://example.com".into(),
+            secrets: "[]".into(),
+            rate_limit: None,
+            claimed_at: std::time::Instant::now(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     #[test]
     fn debug_output_redacts_the_secrets() {
-        let mut job = crate::delivery::lanes::tests::job(7, "sub_1");
+        let mut job = super::Job::for_test(7, "sub_1", "t");
         job.secrets = r#"[{"secret":"whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}]"#.into();
         for shown in [format!("{job:?}"), format!("{job:#?}")] {
             assert!(!shown.contains("whsec_"), "{shown}");

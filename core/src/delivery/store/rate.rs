@@ -6,9 +6,6 @@
 
 use std::time::Duration;
 
-use super::{on_pool, Pool};
-use crate::delivery::OutboxError;
-
 /// Limits above this are taken as this: one delivery per microsecond, the resolution of
 /// the state, which also keeps `now + tau` far from overflowing whatever the stored limit.
 const MAX_PER_SECOND: i64 = 1_000_000;
@@ -18,88 +15,70 @@ const MAX_PER_SECOND: i64 = 1_000_000;
 /// One conditional statement, so two dispatchers can never both take the last token: on
 /// PostgreSQL at read committed the second waits for the first's row lock and evaluates the
 /// condition again on the row it wrote. A refusal writes nothing.
-const TAKE: &str = "UPDATE hookspec_subscriptions \
+pub(super) const TAKE: &str = "UPDATE hookspec_subscriptions \
     SET rate_tat = CASE WHEN rate_tat > $1 THEN rate_tat ELSE $1 END + $2 \
     WHERE id = $4 AND (rate_tat IS NULL OR rate_tat <= $1 + $3)";
 
-impl Pool {
-    /// Takes a token of `subscription`, limited to `per_second` deliveries per second, at
-    /// `now` (µs since the epoch), or says how long until one is available. The clocks of
-    /// the dispatchers must agree, as they must for leases: one running δ ahead may send
-    /// up to δ × n early.
-    pub(crate) async fn take_token(
-        &self,
-        subscription: &str,
-        per_second: i64,
-        now: i64,
-    ) -> Result<Option<Duration>, OutboxError> {
-        let per_second = per_second.clamp(1, MAX_PER_SECOND);
-        let interval = 1_000_000 / per_second;
-        let tolerance = (per_second - 1) * interval;
-        on_pool!(self, |pool| {
-            let taken = sqlx::query(TAKE)
-                .bind(now)
-                .bind(interval)
-                .bind(tolerance)
-                .bind(subscription)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            if taken > 0 {
-                return Ok(None);
-            }
-            // Refused: the wait is max(tat, now) - tau - now. Read apart from the update, as
-            // a refusal should take no lock; the time only moves later meanwhile, and the
-            // delivery will ask again anyway. A subscription deleted meanwhile (no row) has
-            // no deliveries left to wait.
-            let tat: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT rate_tat FROM hookspec_subscriptions WHERE id = $1")
-                    .bind(subscription)
-                    .fetch_optional(pool)
-                    .await?;
-            let tat = tat.flatten().unwrap_or(now);
-            let wait = tat.max(now).saturating_sub(tolerance).saturating_sub(now);
-            // Deliveries fall due in whole milliseconds: rounding up keeps one from coming
-            // back a fraction of a millisecond early, only to be refused again.
-            let millis = u64::try_from(wait).unwrap_or(0).div_ceil(1000);
-            Ok(Some(Duration::from_millis(millis)))
-        })
-    }
+/// The state of subscription `$1`, read after a refusal to say how long to wait.
+pub(super) const READ: &str = "SELECT rate_tat FROM hookspec_subscriptions WHERE id = $1";
+
+/// A limit of n per second, as the algorithm's two numbers (µs).
+pub(super) struct Limit {
+    /// T: the spacing of deliveries at exactly the limit.
+    pub(super) interval: i64,
+    /// tau: how early a delivery may come, which makes a burst of n.
+    pub(super) tolerance: i64,
 }
 
-/// Microseconds since the Unix epoch.
-pub(crate) fn now_us() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+impl Limit {
+    pub(super) fn new(per_second: i64) -> Limit {
+        let per_second = per_second.clamp(1, MAX_PER_SECOND);
+        let interval = 1_000_000 / per_second;
+        Limit {
+            interval,
+            tolerance: (per_second - 1) * interval,
+        }
+    }
+
+    /// After a refusal at `now`, with the stored `tat` (none: never limited yet), the wait:
+    /// max(tat, now) - tau - now.
+    pub(super) fn wait(&self, tat: Option<i64>, now: i64) -> Duration {
+        let tat = tat.unwrap_or(now);
+        let wait = tat
+            .max(now)
+            .saturating_sub(self.tolerance)
+            .saturating_sub(now);
+        // Deliveries fall due in whole milliseconds: rounding up keeps one from coming
+        // back a fraction of a millisecond early, only to be refused again.
+        let millis = u64::try_from(wait).unwrap_or(0).div_ceil(1000);
+        Duration::from_millis(millis)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
+    use crate::delivery::store::{Bookkeeping, SqliteStore, Store};
 
     /// A fresh SQLite outbox, named `name`, with one subscription, `s`.
-    async fn pool_with_subscription(name: &str) -> Pool {
+    async fn pool_with_subscription(name: &str) -> SqliteStore {
         let dir = std::env::temp_dir().join(format!(
             "hookspec-rate-{}-{}",
             std::process::id(),
-            super::super::now_ms()
+            crate::delivery::clock::now_ms()
         ));
         let _ = std::fs::create_dir_all(&dir);
         let url = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
-        let pool = Pool::sqlite(&url).await.expect("a SQLite outbox");
-        on_pool!(&pool, |p| {
-            sqlx::query(
+        let store = SqliteStore::connect(&url).await.expect("a SQLite outbox");
+        sqlx::query(
             "INSERT INTO hookspec_subscriptions (id, url, events, secrets, created_at, updated_at) \
-             VALUES ('s', 'https://example.com', '[]', '[]', 0, 0)"
+             VALUES ('s', 'https://example.com', '[]', '[]', 0, 0)",
         )
-        .execute(p)
+        .execute(store.pool())
         .await
-        .map(|_| ())
-        .expect("a subscription")
-        });
-        pool
+        .expect("a subscription");
+        store
     }
 
     #[tokio::test]

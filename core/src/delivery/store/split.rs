@@ -2,14 +2,14 @@
 //! must not leave the others unrecorded: their deliveries would be sent again when their
 //! leases expire, land in another batch with the same outcome, and fail it again, forever.
 
-use super::{Finished, Job, Outcome, Pool};
+use super::{Backend, Finished, Job, Outcome};
 use crate::delivery::OutboxError;
 
 /// What is recorded, for an outcome the database refuses even alone, in place of its error.
 const UNRECORDABLE: &str = "the attempt's error could not be recorded";
 
-impl Pool {
-    /// Records `results` like [`finish`](Pool::finish), in one transaction when it can. When
+impl Backend {
+    /// Records `results` like [`finish`](Backend::finish), in one transaction when it can. When
     /// that fails for a reason other than the connection, each half is recorded apart, down to
     /// single outcomes; a single outcome refused even then is recorded once more without what
     /// the receiver sent (its excerpt and error), which may strip `results`. `None` for an
@@ -73,7 +73,8 @@ fn about_the_data(error: &OutboxError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::store::{now_ms, on_pool, Next};
+    use crate::delivery::clock::now_ms;
+    use crate::delivery::store::{Next, Store};
 
     const OWNER: &str = "dispatcher_test";
 
@@ -81,13 +82,13 @@ mod tests {
     /// refuses it. A status of 599 is refused on both, whatever else the attempt carries.
     const POISON: &str = "poison\0";
 
-    async fn poisoned_sqlite() -> Pool {
+    async fn poisoned_sqlite() -> Backend {
         let dir = std::env::temp_dir().join(format!("hookspec-split-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).unwrap();
-        let pool = Pool::sqlite(&format!("sqlite://{}", dir.join("outbox.db").display()))
+        let pool = Backend::sqlite(&format!("sqlite://{}", dir.join("outbox.db").display()))
             .await
             .unwrap();
-        let Pool::Sqlite(p) = &pool else {
+        let Backend::Sqlite(store) = &pool else {
             unreachable!()
         };
         sqlx::raw_sql(
@@ -95,7 +96,7 @@ mod tests {
              WHEN NEW.response_excerpt LIKE 'poison%' OR NEW.status_code = 599 \
              BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
         )
-        .execute(p)
+        .execute(store.pool())
         .await
         .unwrap();
         pool
@@ -104,7 +105,7 @@ mod tests {
     /// A fresh database on the test PostgreSQL server (`HOOKSPEC_TEST_DATABASE_URL`, else
     /// its usual local address), if it is reachable; otherwise says so on the terminal, or
     /// fails where `HOOKSPEC_REQUIRE_SERVICES` is set (as in CI).
-    async fn poisoned_postgres() -> Option<Pool> {
+    async fn poisoned_postgres() -> Option<Backend> {
         let server = std::env::var("HOOKSPEC_TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         // A refused connection is retried until the pool's timeout: a short one, to skip fast.
@@ -133,8 +134,8 @@ mod tests {
         admin.close().await;
         let mut url = reqwest::Url::parse(&server).unwrap();
         url.set_path(&name);
-        let (_, pool) = Pool::postgres(url.as_str()).await.unwrap();
-        let Pool::Postgres(p) = &pool else {
+        let (_, pool) = Backend::postgres(url.as_str()).await.unwrap();
+        let Backend::Postgres(store) = &pool else {
             unreachable!()
         };
         sqlx::raw_sql(
@@ -144,43 +145,38 @@ mod tests {
              CREATE TRIGGER poison BEFORE INSERT ON hookspec_attempts \
              FOR EACH ROW EXECUTE FUNCTION poison();",
         )
-        .execute(p)
+        .execute(store.pool())
         .await
         .unwrap();
         Some(pool)
     }
 
     /// `n` deliveries of one message, claimed by `OWNER`.
-    async fn claimed(pool: &Pool, n: usize) -> Vec<Job> {
+    async fn claimed(pool: &Backend, n: usize) -> Vec<Job> {
         let now = now_ms();
-        on_pool!(pool, |p| {
-            sqlx::query(
-                "INSERT INTO hookspec_subscriptions (id, url, events, secrets, created_at, updated_at) \
-                 VALUES ('sub_1', 'http://127.0.0.1:9/', '[]', '[]', $1, $1)",
+        execute(
+            pool,
+            "INSERT INTO hookspec_subscriptions (id, url, events, secrets, created_at, updated_at) \
+             VALUES ('sub_1', 'http://127.0.0.1:9/', '[]', '[]', $1, $1)",
+            now,
+        )
+        .await;
+        execute(
+            pool,
+            "INSERT INTO hookspec_messages (id, event, method, payload, created_at) \
+             VALUES ('msg_1', 'e', 'POST', '{}', $1)",
+            now,
+        )
+        .await;
+        for _ in 0..n {
+            execute(
+                pool,
+                "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, next_attempt_at, created_at) \
+                 VALUES ('msg_1', 'sub_1', 'pending', $1, $1)",
+                now - 1,
             )
-            .bind(now)
-            .execute(p)
-            .await
-            .unwrap();
-            sqlx::query(
-                "INSERT INTO hookspec_messages (id, event, method, payload, created_at) \
-                 VALUES ('msg_1', 'e', 'POST', '{}', $1)",
-            )
-            .bind(now)
-            .execute(p)
-            .await
-            .unwrap();
-            for _ in 0..n {
-                sqlx::query(
-                    "INSERT INTO hookspec_deliveries (message_id, subscription_id, status, next_attempt_at, created_at) \
-                     VALUES ('msg_1', 'sub_1', 'pending', $1, $1)",
-                )
-                .bind(now - 1)
-                .execute(p)
-                .await
-                .unwrap();
-            }
-        });
+            .await;
+        }
         let limit = i64::try_from(n).unwrap();
         let jobs = pool
             .claim(OWNER, now, now + 60_000, limit, &[], 0)
@@ -204,13 +200,36 @@ mod tests {
     }
 
     /// The excerpts of the attempts logged, by delivery.
-    async fn logged(pool: &Pool) -> Vec<(i64, Option<String>)> {
+    async fn logged(pool: &Backend) -> Vec<(i64, Option<String>)> {
         let sql =
             "SELECT delivery_id, response_excerpt FROM hookspec_attempts ORDER BY delivery_id";
-        on_pool!(pool, |p| sqlx::query_as(sql).fetch_all(p).await.unwrap())
+        match pool {
+            Backend::Sqlite(s) => sqlx::query_as(sql).fetch_all(s.pool()).await.unwrap(),
+            Backend::Postgres(s) => sqlx::query_as(sql).fetch_all(s.pool()).await.unwrap(),
+        }
     }
 
-    async fn one_refused_outcome_leaves_the_others_recorded(pool: Pool) {
+    /// Runs `sql` with `$1` bound to `value`, on either backend.
+    async fn execute(pool: &Backend, sql: &'static str, value: i64) {
+        match pool {
+            Backend::Sqlite(s) => drop(
+                sqlx::query(sql)
+                    .bind(value)
+                    .execute(s.pool())
+                    .await
+                    .unwrap(),
+            ),
+            Backend::Postgres(s) => drop(
+                sqlx::query(sql)
+                    .bind(value)
+                    .execute(s.pool())
+                    .await
+                    .unwrap(),
+            ),
+        }
+    }
+
+    async fn one_refused_outcome_leaves_the_others_recorded(pool: Backend) {
         let jobs = claimed(&pool, 8).await;
         let delivered = |excerpt| outcome(Next::Delivered, 200, excerpt);
         let mut results: Vec<(Job, Outcome)> = jobs

@@ -1,4 +1,4 @@
--- Written for SQLite; for PostgreSQL the store swaps the autoincrement keys for BIGSERIAL.
+-- The first schema, as PostgreSQL takes it (SQLite's, with autoincrement keys, is in ../sqlite/).
 CREATE TABLE hookspec_subscriptions (
     id              TEXT PRIMARY KEY,
     owner           TEXT NOT NULL DEFAULT '',
@@ -26,7 +26,7 @@ CREATE TABLE hookspec_messages (
 );
 
 CREATE TABLE hookspec_deliveries (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              BIGSERIAL PRIMARY KEY,
     message_id      TEXT NOT NULL REFERENCES hookspec_messages (id) ON DELETE CASCADE,
     subscription_id TEXT NOT NULL REFERENCES hookspec_subscriptions (id) ON DELETE CASCADE,
     status          TEXT NOT NULL,              -- pending, succeeded, failed
@@ -42,7 +42,7 @@ CREATE INDEX hookspec_deliveries_subscription ON hookspec_deliveries (subscripti
 CREATE INDEX hookspec_deliveries_message ON hookspec_deliveries (message_id);
 
 CREATE TABLE hookspec_attempts (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               BIGSERIAL PRIMARY KEY,
     delivery_id      BIGINT NOT NULL REFERENCES hookspec_deliveries (id) ON DELETE CASCADE,
     attempted_at     BIGINT NOT NULL,
     status_code      BIGINT,

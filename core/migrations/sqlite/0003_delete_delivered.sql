@@ -23,10 +23,6 @@ SELECT a.id, a.delivery_id, d.message_id, d.subscription_id, a.attempted_at, a.s
 FROM hookspec_attempts a JOIN hookspec_deliveries d ON d.id = a.delivery_id;
 DROP TABLE hookspec_attempts;
 ALTER TABLE hookspec_attempts_v3 RENAME TO hookspec_attempts;
--- postgres: SELECT setval(pg_get_serial_sequence('hookspec_attempts', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM hookspec_attempts;
--- postgres: ALTER SEQUENCE hookspec_attempts_v3_id_seq RENAME TO hookspec_attempts_id_seq;
--- postgres: ALTER INDEX hookspec_attempts_v3_pkey RENAME TO hookspec_attempts_pkey;
 CREATE INDEX hookspec_attempts_message ON hookspec_attempts (message_id);
 CREATE INDEX hookspec_attempts_subscription ON hookspec_attempts (subscription_id, delivery_id);
 DELETE FROM hookspec_deliveries WHERE status = 'succeeded';
--- postgres: ANALYZE hookspec_attempts;

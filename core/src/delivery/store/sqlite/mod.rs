@@ -1,0 +1,68 @@
+//! SQLite: the embedded backend. One connection, as SQLite has one writer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use super::{migrate, RowsAffected, Store};
+use crate::delivery::OutboxError;
+
+mod bookkeeping;
+mod publishing;
+
+/// The outbox on SQLite.
+#[derive(Clone, Debug)]
+pub(crate) struct SqliteStore {
+    pool: SqlitePool,
+}
+
+/// SQLite's schema, version by version (`core/migrations/sqlite/`).
+fn migrations() -> Migrator {
+    migrate::prepared(sqlx::migrate!("migrations/sqlite"))
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database at `url` and brings it to the newest schema.
+    pub(crate) async fn connect(url: &str) -> Result<SqliteStore, OutboxError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            // A claim returns 4 × concurrency rows (256 by default): with room for 1024,
+            // SQLite's worker thread runs the statement to the end instead of waking and
+            // waiting for the reader every 50 rows (the default), each time on cores the
+            // attempts are using.
+            .row_buffer_size(1024);
+        // One connection: SQLite has one writer, and a single connection never meets
+        // SQLITE_BUSY from a deferred transaction upgrading to a write.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        let mut tx = pool.begin().await?;
+        migrate::run::<sqlx::Sqlite>(&mut tx, &migrations()).await?;
+        tx.commit().await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl Store for SqliteStore {
+    type Db = sqlx::Sqlite;
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
+}
