@@ -56,6 +56,15 @@ target/release/delivery_load --events 20000 --runs 5 --postgres "$pg" > "$out/de
 echo "== 5. compat check"
 target/release/compat_diff > "$out/compat.md"
 
+echo "== 7. publishing under load"
+# 16 producers publishing single events end to end, per-event transactions against group
+# commit (and publish_batch of 100) in alternating rounds; then one publish's cost in
+# PostgreSQL (pgbench).
+pg=${HOOKSPEC_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+cargo build --release --quiet -p hookspec-bench --bin publish_load
+target/release/publish_load --events 10000 --runs 4 --producers 16 --batch 100 --postgres "$pg" > "$out/publish.md"
+bash bench/pgbench/run.sh "$pg" > "$out/publish_pgbench.txt"
+
 echo "== report"
 python3 bench/gen/report.py "$out" "bash bench/run.sh" > BENCHMARKS.md
 cat BENCHMARKS.md

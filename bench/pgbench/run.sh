@@ -2,7 +2,8 @@
 # Per-statement cost of the dispatcher's bookkeeping on PostgreSQL, without HTTP or Rust:
 # claim 128 deliveries, then record them as successes, 900 times over on a scratch outbox of
 # 130,000 pending deliveries. Prints pgbench's average latency per statement (ms per batch of
-# 128).
+# 128). Then the cost of one publish in a transaction of its own (publish.sql), from one
+# client and from 16 at once, with its rate.
 #   bash bench/pgbench/run.sh [postgres://user@host:port/db]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,3 +33,15 @@ cat claim.sql record.sql |
         text = $0; sub(/^ +[0-9.]+ +([0-9]+ +)?/, "", text)
         printf "%8.3f ms  %s\n", $1, substr(text, 1, 60)
     }'
+echo "== one publish in its own transaction, full durability"
+psql_on "$(on "$db")" -c "UPDATE hookspec_subscriptions SET owner = 'bench'"
+for clients in 1 16; do
+    echo "-- $clients client(s)"
+    PGOPTIONS="" "$pgbench" -n -r -M prepared -c "$clients" -j 2 -t $((4000 / clients)) \
+        -f publish.sql "$(on "$db")" |
+        awk '/^tps/ { printf "%8.0f publishes/s\n", $3 }
+            /^ +[0-9]+\.[0-9]+ +/ {
+            text = $0; sub(/^ +[0-9.]+ +([0-9]+ +)?/, "", text)
+            printf "%8.3f ms  %s\n", $1, substr(text, 1, 60)
+        }'
+done

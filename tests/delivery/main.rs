@@ -4,6 +4,7 @@
 
 mod envelope;
 mod fairness;
+mod group_commit;
 mod hostile;
 mod kill;
 mod leases;

@@ -16,11 +16,13 @@
 //! ```
 
 mod admin;
+mod batch;
 pub(crate) mod clock;
 mod config;
 mod cursor;
 mod dispatcher;
 mod filter;
+mod group_commit;
 mod history;
 mod lanes;
 mod model;

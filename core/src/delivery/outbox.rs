@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 
 use super::clock::{duration_ms, now_ms};
+use super::group_commit::GroupCommit;
 use super::model::{Attempt, DeliveryCounts, SubscriptionInfo};
 use super::publish::{new_message, Audience};
 use super::ssrf::SsrfPolicy;
@@ -35,6 +36,8 @@ pub struct Outbox {
     /// Events sent in an envelope because their gateway says so (see
     /// [`Outbox::send_as_documented`]); a declaration's own `envelope` needs no entry.
     pub(crate) enveloped: Arc<BTreeSet<String>>,
+    /// Where `publish` and `broadcast` queue to share a commit (see `group_commit`).
+    pub(crate) group_commit: GroupCommit,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -66,11 +69,13 @@ impl Outbox {
     }
 
     fn with_stores(store: Backend, bookkeeping: Backend) -> Outbox {
+        let published = Arc::new(Notify::new());
         Outbox {
+            group_commit: GroupCommit::start(store.clone(), Arc::clone(&published)),
             store,
             bookkeeping,
             ssrf: Arc::new(SsrfPolicy::default()),
-            published: Arc::new(Notify::new()),
+            published,
             signing_key: None,
             max_subscriptions: 1000,
             enveloped: Arc::default(),
@@ -89,7 +94,7 @@ impl Outbox {
     }
 
     /// Whether `W`'s events are sent in an envelope.
-    fn envelopes<W: Webhook>(&self) -> bool {
+    pub(crate) fn envelopes<W: Webhook>(&self) -> bool {
         W::ENVELOPE || self.enveloped.contains(W::NAME)
     }
 
@@ -161,7 +166,8 @@ impl Outbox {
         self.store_in_tx::<W>(tx, Audience::Everyone, payload).await
     }
 
-    /// Stores a message for `audience` with its deliveries, in a transaction of its own.
+    /// Stores a message for `audience` with its deliveries, in a transaction shared with
+    /// the publishes queued meanwhile (see `group_commit`).
     pub(crate) async fn store<W: Webhook>(
         &self,
         audience: Audience<'_>,
@@ -174,14 +180,14 @@ impl Outbox {
         let value = serde_json::to_value(payload)?;
         let message = new_message::<W>(payload, &value, self.envelopes::<W>(), audience)?;
         span.record("message", message.id.as_str());
-        let deliveries = (self
-            .store
-            .publish_batch(None, std::slice::from_ref(&message)))
-        .instrument(span.clone())
-        .await?;
-        span.record("deliveries", deliveries.iter().sum::<usize>());
-        self.published.notify_waiters();
-        Ok(message.id)
+        let id = message.id.clone();
+        let deliveries = self
+            .group_commit
+            .publish(&self.store, &self.published, message.into(), value)
+            .instrument(span.clone())
+            .await?;
+        span.record("deliveries", deliveries);
+        Ok(id)
     }
 
     /// Stores a message for `audience` with its deliveries, in the caller's transaction.

@@ -18,13 +18,23 @@ pub(crate) enum Audience<'a> {
     Everyone,
 }
 
+impl<'a> Audience<'a> {
+    /// The tenant, as the messages' `tenant` column holds it (NULL for a broadcast).
+    pub(crate) fn tenant(self) -> Option<&'a str> {
+        match self {
+            Audience::Tenant(tenant) => Some(tenant),
+            Audience::Everyone => None,
+        }
+    }
+}
+
 /// A message ready to store, for its audience.
 pub(crate) struct NewMessage<'a> {
     pub(crate) id: String,
     pub(crate) event: &'static str,
     pub(crate) method: &'static str,
     pub(crate) payload: String,
-    value: &'a serde_json::Value,
+    pub(crate) value: &'a serde_json::Value,
     pub(crate) now: i64,
     /// Whose subscriptions it reaches.
     pub(crate) audience: Audience<'a>,

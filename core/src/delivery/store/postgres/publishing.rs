@@ -1,10 +1,14 @@
 //! Publishing and administration on PostgreSQL: JSON lists read as `jsonb`, and the locks
 //! that keep concurrent callers from each other.
 
-use sqlx::PgConnection;
+use std::collections::hash_map::{Entry, HashMap};
+use std::future::Future;
+
+use sqlx::{PgConnection, Row};
 
 use super::PostgresStore;
-use crate::delivery::store::{Administration, Messages, PublishSql, Publishing, PurgeSql};
+use crate::delivery::publish::{wants, Audience, NewMessage};
+use crate::delivery::store::{Administration, Messages, PublishSql, Publishing, PurgeSql, Store};
 use crate::delivery::OutboxError;
 
 impl Publishing for PostgresStore {
@@ -23,6 +27,105 @@ impl Publishing for PostgresStore {
             SELECT $1, s.id, 'pending', $2, $2 FROM hookspec_subscriptions s \
             WHERE s.id = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb))) FOR KEY SHARE OF s",
     };
+
+    /// The batch is written by one statement (see [`publish_rows`]), a transaction by itself:
+    /// without BEGIN and COMMIT, two round trips fewer per batch.
+    fn publish_batch(
+        &self,
+        messages: &[NewMessage<'_>],
+    ) -> impl Future<Output = Result<Vec<usize>, OutboxError>> + Send {
+        async move { publish_rows(&mut *self.pool().acquire().await?, messages).await }
+    }
+
+    fn publish_in<'c>(
+        conn: &'c mut PgConnection,
+        messages: &'c [NewMessage<'_>],
+    ) -> impl Future<Output = Result<Vec<usize>, OutboxError>> + Send + 'c {
+        publish_rows(conn, messages)
+    }
+}
+
+/// A live subscription's id and filter.
+type IdAndFilter = (String, Option<String>);
+
+/// Stores `messages` on `conn`: each (audience, event)'s live subscriptions are read once,
+/// then the messages and all their deliveries are written by one statement, so that a batch
+/// costs the same few round trips however many messages it holds (group commit and
+/// `publish_batch`), and a single publish one round trip fewer than three statements.
+async fn publish_rows(
+    conn: &mut PgConnection,
+    messages: &[NewMessage<'_>],
+) -> Result<Vec<usize>, OutboxError> {
+    let sql = &PostgresStore::PUBLISH;
+    let mut live: HashMap<(Option<&str>, &str), Vec<IdAndFilter>> = HashMap::new();
+    let (mut message_ids, mut subscription_ids, mut due) = (Vec::new(), Vec::new(), Vec::new());
+    let mut deliveries = Vec::with_capacity(messages.len());
+    for m in messages {
+        let key = (m.audience.tenant(), m.event);
+        if let Entry::Vacant(slot) = live.entry(key) {
+            // Whether a subscription has expired is judged at the first message's time: the
+            // others are at most one commit later.
+            let query = match m.audience {
+                Audience::Tenant(tenant) => sqlx::query(sql.subscribers_of_tenant)
+                    .bind(m.now)
+                    .bind(m.event)
+                    .bind(tenant),
+                Audience::Everyone => sqlx::query(sql.subscribers_of_all)
+                    .bind(m.now)
+                    .bind(m.event),
+            };
+            let rows = query.fetch_all(&mut *conn).await?;
+            let subscriptions = rows
+                .iter()
+                .map(|row| Ok((row.try_get("id")?, row.try_get("filter")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+            slot.insert(subscriptions);
+        }
+        let before = subscription_ids.len();
+        for (id, _) in live[&key].iter().filter(|(_, f)| wants(f.as_deref(), m)) {
+            message_ids.push(m.id.as_str());
+            subscription_ids.push(id.clone());
+            due.push(m.now);
+        }
+        deliveries.push(subscription_ids.len() - before);
+    }
+    // As in `PUBLISH.deliver`, the subscriptions are locked as the foreign key check would,
+    // so that one deleted meanwhile is skipped; deliveries are numbered in message order.
+    sqlx::query(
+        "WITH messages AS ( \
+           INSERT INTO hookspec_messages (id, event, method, payload, created_at, tenant) \
+           SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+             $6::text[])) \
+         INSERT INTO hookspec_deliveries \
+           (message_id, subscription_id, status, next_attempt_at, created_at) \
+         SELECT d.message_id, s.id, 'pending', d.due, d.due \
+         FROM UNNEST($7::text[], $8::text[], $9::bigint[]) WITH ORDINALITY \
+           AS d(message_id, subscription_id, due, n) \
+         JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
+         ORDER BY d.n FOR KEY SHARE OF s",
+    )
+    .bind(messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.event).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.method).collect::<Vec<_>>())
+    .bind(
+        messages
+            .iter()
+            .map(|m| m.payload.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(messages.iter().map(|m| m.now).collect::<Vec<_>>())
+    .bind(
+        messages
+            .iter()
+            .map(|m| m.audience.tenant())
+            .collect::<Vec<_>>(),
+    )
+    .bind(message_ids)
+    .bind(subscription_ids)
+    .bind(due)
+    .execute(&mut *conn)
+    .await?;
+    Ok(deliveries)
 }
 
 impl Administration for PostgresStore {
