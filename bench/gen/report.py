@@ -172,7 +172,8 @@ out += [
     "",
     "Claim and record on PostgreSQL, a batch of 128 each (`bash bench/pgbench/explain.sh PENDING "
     "HISTORY`: `EXPLAIN (ANALYZE, BUFFERS)` of bench/pgbench/claim.sql and record.sql; execution time "
-    "and the buffers of the top node):",
+    "and the buffers of the top node; single executions, whose times swing with the machine while the "
+    "buffers do not):",
     "",
     *[f"- {line}" for line in (results / "explain.txt").read_text().splitlines()],
     "",
@@ -186,14 +187,15 @@ out += [
     "bend stood out of the noise.",
     "- Fan-out: per created delivery, a publish costs less as it fans out, as its one commit is shared "
     "(on PostgreSQL about 3 ms of it is the durable commit). From 100 subscriptions up it stays flat or "
-    "falls on PostgreSQL; on SQLite it roughly doubles from 100 to 10,000 (about 5 to 10 µs per "
-    "delivery). An A/B of a 64 MiB SQLite page cache (the default is 2 MiB) against it gave 52, 72 and "
-    "93 ms per 10,000-fold publish against 96, 104 and 57 ms without, within the noise, so it was not "
-    "kept. The caller's transaction at 10,000 subscriptions is the publish time in the table.",
+    "falls on PostgreSQL. On SQLite the ratio at 10,000 was 2.09 (1.30–2.43) in one run and 1.12 "
+    "(1.02–1.20) in the next: a bend at most. An A/B of a 64 MiB SQLite page cache (the default is "
+    "2 MiB) gave 52, 72 and 93 ms per 10,000-fold publish against 96, 104 and 57 ms without, within "
+    "the noise, so it was not kept. The caller's transaction at 10,000 subscriptions is the publish "
+    "time in the table: tens of milliseconds on SQLite, about 0.3 s on PostgreSQL.",
     "- Selectivity: subscriptions of other tenants cost nothing (publishing looks the tenant up by "
     "index). Subscriptions of the same tenant to other events do: publishing reads each of the tenant's "
-    "live subscriptions and tests its JSON list of events, so the cost grows with them, about 90 ms on "
-    "SQLite and 140 ms on PostgreSQL at 100,000. A tenant has at most 1,000 subscriptions by default "
+    "live subscriptions and tests its JSON list of events, so the cost grows with them: 45-90 ms on "
+    "SQLite and 110-140 ms on PostgreSQL at 100,000 in two runs. A tenant has at most 1,000 subscriptions by default "
     "(`Outbox::max_subscriptions_per_tenant`), where it stayed under half a millisecond. Flattening it "
     "needs the events in an indexed table of their own instead of a JSON column: a schema and "
     "publishing change not made here.",
@@ -203,8 +205,8 @@ out += [
     "not a difference between tenants. A per-tenant p99 needs about 100 events per tenant (3 million "
     "deliveries), which the default run cannot afford.",
     "- Purge: on SQLite the purge shares the outbox's one connection with publishing and delivering, and "
-    "the p99 during a purge rose about 4x at 200,000 messages (5x at 10,000,000, one round); on "
-    "PostgreSQL it stayed near 1x at 200,000 and rose 3.4x at 10,000,000 (one round). Purging in batches "
+    "the p99 during a purge rose 4-7x at 200,000 messages in two runs (5x at 10,000,000, one round); on "
+    "PostgreSQL 1.1-1.4x at 200,000 and 3.4x at 10,000,000 (one round). Purging in batches "
     "of 100 instead of 1,000 on SQLite did not measurably help (p99 during 72, 38 and 238 ms against 53, "
     "173 and 89 ms, alternating), so it was not kept: the bend is open.",
     "- Latency at 1,000 events a second: far above the 10 ms goal on this loaded machine, with rounds "
