@@ -24,7 +24,7 @@ pub(crate) use rate::now_us;
 
 /// The schema's versions, applied in order. Written for SQLite: on PostgreSQL autoincrement
 /// keys become `BIGSERIAL`, and lines that start with `-- postgres: ` are uncommented.
-const MIGRATIONS: [(i64, &str); 6] = [
+const MIGRATIONS: [(i64, &str); 7] = [
     (1, include_str!("../../migrations/0001_outbox.sql")),
     (2, include_str!("../../migrations/0002_pending_index.sql")),
     (
@@ -37,6 +37,10 @@ const MIGRATIONS: [(i64, &str); 6] = [
         include_str!("../../migrations/0005_shared_rate_limit.sql"),
     ),
     (6, include_str!("../../migrations/0006_tenants.sql")),
+    (
+        7,
+        include_str!("../../migrations/0007_subscriptions_by_event.sql"),
+    ),
 ];
 
 /// Serializes migrations between processes that open the same PostgreSQL database at once.
