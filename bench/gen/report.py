@@ -182,8 +182,8 @@ out += [
     "",
     "- Backlog: claim and record read due work from the partial index of pending deliveries, from the "
     "dispatcher's cursor on, and record by key, so neither reads more as the tables grow: their plans touch "
-    "the same buffers at 20,000 and 1,000,000 pending beside 10,000,000 attempts (above, and in the kept "
-    "figures below). The drain rates' ratios scatter around 1.0 by as much as the rounds differ; no "
+    "about the same buffers at 20,000 and 1,000,000 pending beside 10,000,000 attempts (a quarter "
+    "more, one more B-tree level; above, and in the kept figures below). The drain rates' ratios scatter around 1.0 by as much as the rounds differ; no "
     "bend stood out of the noise.",
     "- Fan-out: per created delivery, a publish costs less as it fans out, as its one commit is shared "
     "(on PostgreSQL about 3 ms of it is the durable commit). From 100 subscriptions up it stays flat or "
