@@ -2,7 +2,7 @@
 # Runs every benchmark and rewrites BENCHMARKS.md: document build (hookspec vs utoipa builders
 # vs FastAPI), serving (/openapi.json vs a static handler, with wrk), compile time (200
 # webhooks vs 200 #[utoipa::path]), durable delivery (vs the HTTP ceiling), and the compat check
-# of the largest Adyen pair (vs parsing it alone).
+# of the largest Adyen pair (vs parsing it alone), and cost curves at production sizes.
 # Figures are medians with their spread; quote the ratios, the machines are shared and noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +55,16 @@ target/release/delivery_load --events 20000 --runs 5 --postgres "$pg" > "$out/de
 
 echo "== 5. compat check"
 target/release/compat_diff > "$out/compat.md"
+
+echo "== 6. cost curves"
+# Default sizes (about 6 minutes); `target/release/curves --full` runs the largest, whose last
+# figures bench/gen/curves-full.md keeps.
+cargo build --release --quiet -p hookspec-bench --bin curves
+target/release/curves --postgres "$pg" > "$out/curves.md"
+for sizes in "20000 0" "200000 200000"; do
+    bash bench/pgbench/explain.sh $sizes "$pg" > "$out/plans.txt"
+    head -n 1 "$out/plans.txt" >> "$out/explain.txt"
+done
 
 echo "== 7. publishing under load"
 # 16 producers publishing single events end to end, per-event transactions against group

@@ -157,5 +157,64 @@ out += [
     "each compared schema's properties and keywords are copied into a merged view so that `allOf` members "
     "compare as the object they build.",
     "",
+    "## 6. Cost curves",
+    "",
+    "`target/release/curves` (`bench/src/bin/curves/`), default sizes: how the cost of delivering and "
+    "publishing grows with the backlog, the fan-out, the subscriptions of other events and tenants, the "
+    "number of tenants, a retention purge and the rate (issue 18). Every point is measured on a fresh "
+    "database, in rounds that alternate the points and the backends; ratios compare figures of the same "
+    "round. Rows are made in bulk SQL (a recursive CTE on SQLite, `generate_series` on PostgreSQL) that "
+    "copies a row the public API made in the same database and changes only ids, times, tenants and "
+    "events; the harness checks on every fill that the bulk rows equal the template in every other "
+    "column. Other builds shared the machine's two cores during the runs.",
+    "",
+    (results / "curves.md").read_text().strip(),
+    "",
+    "Claim and record on PostgreSQL, a batch of 128 each (`bash bench/pgbench/explain.sh PENDING "
+    "HISTORY`: `EXPLAIN (ANALYZE, BUFFERS)` of bench/pgbench/claim.sql and record.sql; execution time "
+    "and the buffers of the top node; single executions, whose times swing with the machine while the "
+    "buffers do not):",
+    "",
+    *[f"- {line}" for line in (results / "explain.txt").read_text().splitlines()],
+    "",
+    "What the curves show (figures of the runs of 2026-11-30, while other builds held the cores, so "
+    "single rounds swing by 2x; read medians over rounds):",
+    "",
+    "- Backlog: claim and record read due work from the partial index of pending deliveries, from the "
+    "dispatcher's cursor on, and record by key, so neither reads more as the tables grow: their plans touch "
+    "about the same buffers at 20,000 and 1,000,000 pending beside 10,000,000 attempts (a quarter "
+    "more, one more B-tree level; above, and in the kept figures below). The drain rates' ratios scatter around 1.0 by as much as the rounds differ; no "
+    "bend stood out of the noise.",
+    "- Fan-out: per created delivery, a publish costs less as it fans out, as its one commit is shared "
+    "(on PostgreSQL about 3 ms of it is the durable commit). From 100 subscriptions up it stays flat or "
+    "falls on PostgreSQL. On SQLite the ratio at 10,000 was 2.09 (1.30–2.43) in one run and 1.12 "
+    "(1.02–1.20) in the next: a bend at most. An A/B of a 64 MiB SQLite page cache (the default is "
+    "2 MiB) gave 52, 72 and 93 ms per 10,000-fold publish against 96, 104 and 57 ms without, within "
+    "the noise, so it was not kept. The caller's transaction at 10,000 subscriptions is the publish "
+    "time in the table: tens of milliseconds on SQLite, about 0.3 s on PostgreSQL.",
+    "- Selectivity: subscriptions of other tenants cost nothing (publishing looks the tenant up by "
+    "index). Subscriptions of the same tenant to other events did: publishing read each of the tenant's "
+    "live subscriptions and tested its JSON list of events, 110-160 ms on PostgreSQL at 100,000. "
+    "Migration 7 indexes both arms of that test on PostgreSQL (a GIN index of the lists, a partial "
+    "index by tenant of the subscriptions to every event): the same publish took 1.7-2.4 ms in an "
+    "alternating A/B, and the table above (measured after it) is flat. SQLite has no index on a "
+    "list's elements and still grows, to 45-90 ms at 100,000; a tenant has at most 1,000 "
+    "subscriptions by default (`Outbox::max_subscriptions_per_tenant`), where it costs under a "
+    "millisecond. Flattening it on SQLite needs the events in a table of their own.",
+    "- Tenants: a backlog spread over 10,000 tenants drains at about the single-tenant rate. The fairness "
+    "table cannot show unfairness at this size: in a 5-second window each tenant gets about one event, so "
+    "a tenant's p99 is the slowest of its three deliveries and the table shows the run's latency tail, "
+    "not a difference between tenants. A per-tenant p99 needs about 100 events per tenant (3 million "
+    "deliveries), which the default run cannot afford.",
+    "- Purge: on SQLite the purge shares the outbox's one connection with publishing and delivering, and "
+    "the p99 during a purge rose 4-7x at 200,000 messages in two runs (5x at 10,000,000, one round); on "
+    "PostgreSQL 1.1-1.4x at 200,000 and 3.4x at 10,000,000 (one round). Purging in batches "
+    "of 100 instead of 1,000 on SQLite did not measurably help (p99 during 72, 38 and 238 ms against 53, "
+    "173 and 89 ms, alternating), so it was not kept: the bend is open.",
+    "- Latency at 1,000 events a second: far above the 10 ms goal on this loaded machine, with rounds "
+    "where the dispatcher fell behind for seconds; delivery_load measures the same path at 200 a second.",
+    "",
+    pathlib.Path(__file__).with_name("curves-full.md").read_text().strip(),
+    "",
 ]
 print("\n".join(out))

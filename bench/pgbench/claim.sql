@@ -1,4 +1,4 @@
--- The dispatcher's claim of 128 deliveries on PostgreSQL (store.rs), from the oldest due one
+-- The dispatcher's claim of 128 deliveries on PostgreSQL (store/postgres/bookkeeping.rs), from the oldest due one
 -- on, as its cursor does; then the ids and the attempts to record, for the next statement.
 SELECT min(next_attempt_at) - 100 AS due_from FROM hookspec_deliveries WHERE status = 'pending' AND lease_owner IS NULL \gset
 WITH claimed AS (

@@ -1,4 +1,4 @@
--- Recording the claimed batch as successes, as the dispatcher does (store/lists.rs): the
+-- Recording the claimed batch as successes, as the dispatcher does (store/postgres/bookkeeping.rs): the
 -- deliveries are deleted and their attempts logged (migration 3).
 WITH done AS (
   DELETE FROM hookspec_deliveries WHERE lease_owner = 'bench' AND status = 'pending'

@@ -19,11 +19,10 @@ cleanup() {
 }
 trap cleanup EXIT
 psql_on "$server" -c "CREATE DATABASE $db"
-# The migrations as the store applies them on PostgreSQL (store.rs, `migrate`).
-cat ../../core/migrations/*.sql setup.sql |
-    sed -e 's/INTEGER PRIMARY KEY AUTOINCREMENT/BIGSERIAL PRIMARY KEY/' -e 's/^-- postgres: //' |
+# PostgreSQL's migrations, as the store applies them (core/migrations/postgres/).
+cat ../../core/migrations/postgres/*.sql setup.sql |
     psql_on "$(on "$db")" > /dev/null
-# The session settings of the dispatcher's bookkeeping connections (store.rs, `postgres`).
+# The session settings of the dispatcher's bookkeeping connections (store/postgres/mod.rs, `connect`).
 export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c plan_cache_mode=force_generic_plan"
 echo "== claim, then record the batch as successes"
 # Each statement's line: its latency, a count of failures (PostgreSQL 15 on), its text.

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# EXPLAIN (ANALYZE, BUFFERS) of the dispatcher's claim and record statements (claim.sql,
+# record.sql: a batch of 128) on a scratch outbox of PENDING pending deliveries beside HISTORY
+# delivered messages with one attempt each, to show whether their cost grows with the tables.
+# Prints each statement's execution time and the buffers its top node touched, then the plans.
+#   bash bench/pgbench/explain.sh PENDING HISTORY [postgres://user@host:port/db]
+set -euo pipefail
+cd "$(dirname "$0")"
+pending=$1 history=$2
+server=${3:-${HOOKSPEC_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
+db=hookspec_explain_$$
+on() { sed -E "s#^(postgres(ql)?://[^/?]*)(/[^?]*)?#\1/$1#" <<< "$server"; }
+psql_on() { psql -q -v ON_ERROR_STOP=1 "$@"; }
+cleanup() {
+    psql_on "$server" -c "SET client_min_messages = warning" \
+        -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+}
+trap cleanup EXIT
+psql_on "$server" -c "CREATE DATABASE $db"
+# History as the curves' harness makes it (bench/src/bin/curves/fixture.rs): delivered
+# messages two days old, their deliveries deleted, one 204 attempt each.
+history_sql="INSERT INTO hookspec_messages (id, event, method, payload, created_at)
+SELECT 'msg_hist_' || lpad(i::text, 12, '0'), 'tick', 'POST', '{\"seq\":0}', i FROM generate_series(1, $history) i;
+INSERT INTO hookspec_attempts (delivery_id, message_id, subscription_id, attempted_at, status_code, latency_ms)
+SELECT 1000000 + i, 'msg_hist_' || lpad(i::text, 12, '0'), 'sub_1', i + 5, 204, 1 FROM generate_series(1, $history) i;"
+{ cat ../../core/migrations/postgres/*.sql; sed "s/130000/$pending/" setup.sql | grep -v '^VACUUM'; echo "$history_sql"; echo "VACUUM ANALYZE;"; } |
+    psql_on "$(on "$db")" > /dev/null
+export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c plan_cache_mode=force_generic_plan"
+# The statements of claim.sql and record.sql, without their \gset, with psql's quoting of
+# the lists that pgbench substitutes as they are.
+statement() {
+    awk '/^WITH/ {on = 1} on' "$1" | sed -e 's/ *\\gset$/;/' -e "s/:ids::/:'ids'::/" -e "s/:attempts::/:'attempts'::/"
+}
+plans=$({
+    head -n 3 claim.sql | grep -v '^--'
+    echo "BEGIN; EXPLAIN (ANALYZE, BUFFERS)"; statement claim.sql; echo "ROLLBACK;"
+    cat claim.sql
+    echo "BEGIN; EXPLAIN (ANALYZE, BUFFERS)"; statement record.sql; echo "ROLLBACK;"
+} | psql_on "$(on "$db")" -X -A -t)
+echo "$plans" | awk -v p="$pending" -v h="$history" '
+    BEGIN { n = 0 }
+    /Buffers:/ && !seen[n] { buffers[n] = $0; sub(/^ *Buffers: */, "", buffers[n]); seen[n] = 1 }
+    /Execution Time/ { time[n++] = $3 }
+    END { printf "pending %d, history %d: claim %s ms (%s), record %s ms (%s)\n", p, h, time[0], buffers[0], time[1], buffers[1] }' |
+    sed 's/  */ /g'
+echo "$plans"
