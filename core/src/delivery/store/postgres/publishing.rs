@@ -30,11 +30,8 @@ impl Publishing for PostgresStore {
 
     /// The batch is written by one statement (see [`publish_rows`]), a transaction by itself:
     /// without BEGIN and COMMIT, two round trips fewer per batch.
-    fn publish_batch(
-        &self,
-        messages: &[NewMessage<'_>],
-    ) -> impl Future<Output = Result<Vec<usize>, OutboxError>> + Send {
-        async move { publish_rows(&mut *self.pool().acquire().await?, messages).await }
+    async fn publish_batch(&self, messages: &[NewMessage<'_>]) -> Result<Vec<usize>, OutboxError> {
+        publish_rows(&mut *self.pool().acquire().await?, messages).await
     }
 
     fn publish_in<'c>(
