@@ -26,8 +26,7 @@ pub(crate) const MAX_BATCH: usize = 256;
 #[derive(Clone)]
 pub(crate) struct GroupCommit {
     /// `None` when the outbox was opened outside a Tokio runtime (or for
-    /// [`without_group_commit`](super::Outbox::without_group_commit)): each publish commits
-    /// alone.
+    /// `Outbox::without_group_commit`): each publish commits alone.
     queue: Option<mpsc::UnboundedSender<Queued>>,
 }
 
@@ -81,10 +80,15 @@ impl Queued {
 }
 
 impl GroupCommit {
+    /// No committer: each publish commits alone.
+    pub(crate) fn off() -> GroupCommit {
+        GroupCommit { queue: None }
+    }
+
     /// Starts the committer of `store` on the current Tokio runtime, if there is one.
     pub(crate) fn start(store: Backend, published: Arc<Notify>) -> GroupCommit {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return GroupCommit { queue: None };
+            return GroupCommit::off();
         };
         let (queue, queued) = mpsc::unbounded_channel();
         runtime.spawn(commit_queued(store, published, queued));
@@ -182,17 +186,6 @@ async fn commit_each_or_all(store: &Backend, batch: &[Queued]) -> Vec<Result<usi
             }
             outcomes
         }
-    }
-}
-
-impl super::Outbox {
-    /// Commits each [`publish`](super::Tenant::publish) and broadcast in a transaction of its
-    /// own, as hookspec did before group commit: the baseline that the benchmarks measure
-    /// group commit against. Not for production use.
-    #[doc(hidden)]
-    pub fn without_group_commit(mut self) -> super::Outbox {
-        self.group_commit = GroupCommit { queue: None };
-        self
     }
 }
 

@@ -93,6 +93,15 @@ impl Outbox {
         self
     }
 
+    /// Commits each [`publish`](super::Tenant::publish) and broadcast in a transaction of its
+    /// own, as hookspec did before group commit: the baseline that the benchmarks measure
+    /// group commit against. Not for production use.
+    #[doc(hidden)]
+    pub fn without_group_commit(mut self) -> Outbox {
+        self.group_commit = GroupCommit::off();
+        self
+    }
+
     /// Whether `W`'s events are sent in an envelope.
     pub(crate) fn envelopes<W: Webhook>(&self) -> bool {
         W::ENVELOPE || self.enveloped.contains(W::NAME)
