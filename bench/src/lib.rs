@@ -1,4 +1,7 @@
-//! Shared helpers of the benchmark harnesses: statistics over repeated runs.
+//! Shared helpers of the benchmark harnesses: statistics over repeated runs, and (in
+//! [`harness`]) a fresh outbox per measurement and the HTTP ceiling.
+
+pub mod harness;
 
 /// Median and spread (min..max) of a set of measurements.
 #[derive(Debug, Clone, Copy)]

@@ -9,13 +9,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use hookspec::delivery::{DispatchConfig, Outbox, SsrfPolicy, Subscription};
-use hookspec::signing::{Secret, Signer};
+use hookspec::delivery::{DispatchConfig, Subscription};
 use hookspec::whpost;
+use hookspec_bench::harness::{ceiling, now_us, Scratch};
 use hookspec_bench::{quantile, summarize};
 use serde::Serialize;
 
@@ -72,67 +72,12 @@ async fn receiver() -> Receiver {
     }
 }
 
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
 fn body(seq: u64) -> Tick {
     Tick {
         seq,
         published_at_us: now_us(),
         note: "a webhook payload of ordinary size".into(),
     }
-}
-
-/// The ceiling: the same client settings posting the same signed bodies, nothing stored.
-async fn ceiling(receiver: &Receiver, events: usize) -> f64 {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap();
-    let signer = Signer::new(Secret::generate());
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let (client, signer, next, url) = (
-                client.clone(),
-                signer.clone(),
-                Arc::clone(&next),
-                receiver.url.clone(),
-            );
-            tokio::spawn(async move {
-                loop {
-                    let seq = next.fetch_add(1, Ordering::Relaxed);
-                    if seq >= events {
-                        break;
-                    }
-                    let payload = serde_json::to_string(&body(seq as u64)).unwrap();
-                    let id = format!("msg_{seq}");
-                    let ts = (now_us() / 1_000_000) as i64;
-                    let signature = signer.sign(&id, ts, payload.as_bytes());
-                    client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .header("webhook-id", id)
-                        .header("webhook-timestamp", ts.to_string())
-                        .header("webhook-signature", signature)
-                        .body(payload)
-                        .send()
-                        .await
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.unwrap();
-    }
-    events as f64 / started.elapsed().as_secs_f64()
 }
 
 fn config() -> DispatchConfig {
@@ -145,79 +90,13 @@ fn config() -> DispatchConfig {
     }
 }
 
-/// A fresh outbox for one measurement, and what to delete afterwards.
-struct Store {
-    outbox: Outbox,
-    sqlite_file: Option<std::path::PathBuf>,
-    postgres_database: Option<(String, String)>,
-}
-
-async fn open(backend: &str, postgres: Option<&str>) -> Store {
-    let mut store = match backend {
-        "sqlite" => {
-            let path =
-                std::env::temp_dir().join(format!("hookspec-bench-{}.db", rand::random::<u64>()));
-            Store {
-                outbox: Outbox::sqlite(&format!("sqlite://{}", path.display()))
-                    .await
-                    .unwrap(),
-                sqlite_file: Some(path),
-                postgres_database: None,
-            }
-        }
-        _ => {
-            let server = postgres.unwrap();
-            let name = format!("hookspec_bench_{}", rand::random::<u32>());
-            let admin = sqlx::PgPool::connect(server).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
-            let mut url = reqwest::Url::parse(server).unwrap();
-            url.set_path(&name);
-            Store {
-                outbox: Outbox::postgres(url.as_str()).await.unwrap(),
-                sqlite_file: None,
-                postgres_database: Some((server.to_owned(), name)),
-            }
-        }
-    };
-    store.outbox = store
-        .outbox
-        .ssrf_policy(SsrfPolicy::new().allow("127.0.0.1/32").unwrap());
-    store
-}
-
-impl Store {
-    /// Deletes the database, so that repeated runs leave nothing behind (an idle database
-    /// full of dead rows still costs the next run its autovacuum).
-    async fn remove(self) {
-        drop(self.outbox);
-        if let Some(path) = self.sqlite_file {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-        }
-        if let Some((server, name)) = self.postgres_database {
-            let admin = sqlx::PgPool::connect(&server).await.unwrap();
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .execute(&admin)
-            .await;
-            admin.close().await;
-        }
-    }
-}
-
 /// The one tenant the harness publishes for.
 const TENANT: &str = "bench";
 
 /// Durable throughput: publish `events` (timed apart), then deliver them all.
 async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, f64) {
     let receiver = receiver().await;
-    let store = open(backend, postgres).await;
+    let store = Scratch::open(backend, postgres).await;
     let outbox = store.outbox.tenant(TENANT);
     outbox
         .subscribe(Subscription::new(&receiver.url))
@@ -262,7 +141,7 @@ async fn durable(backend: &str, postgres: Option<&str>, events: usize) -> (f64, 
 /// Publish-to-receipt latency (p50, p99 in ms) at `rate` events per second for `seconds`.
 async fn latency(backend: &str, postgres: Option<&str>, rate: u64, seconds: u64) -> (f64, f64) {
     let receiver = receiver().await;
-    let store = open(backend, postgres).await;
+    let store = Scratch::open(backend, postgres).await;
     let outbox = store.outbox.tenant(TENANT);
     outbox
         .subscribe(Subscription::new(&receiver.url))
@@ -348,7 +227,10 @@ async fn main() {
     for _ in 0..args.runs {
         for (backend, (rates, publishes, ratios)) in backends.iter().zip(&mut measured) {
             let receiver = receiver().await;
-            let ceiling = ceiling(&receiver, args.events).await;
+            let ceiling = ceiling(&receiver.url, args.events, CONCURRENCY, |seq| {
+                serde_json::to_string(&body(seq as u64)).unwrap()
+            })
+            .await;
             let (rate, publish) = durable(backend, args.postgres.as_deref(), args.events).await;
             ceilings.push(ceiling);
             rates.push(rate);

@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hookspec::delivery::{DispatchConfig, Outbox, SsrfPolicy, Subscription, Tenant};
-use hookspec::signing::{Secret, Signer};
+use hookspec::delivery::{DispatchConfig, Subscription, Tenant};
 use hookspec::whpost;
+use hookspec_bench::harness::{ceiling, Scratch};
 use hookspec_bench::summarize;
 use serde::Serialize;
 
@@ -65,53 +65,6 @@ async fn receiver() -> (String, Arc<AtomicUsize>) {
     (url, count)
 }
 
-/// The ceiling: the dispatcher's client settings posting signed bodies, nothing stored.
-async fn ceiling(url: &str, events: usize) -> f64 {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap();
-    let signer = Signer::new(Secret::generate());
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..CONCURRENCY)
-        .map(|_| {
-            let (client, signer, next, url) = (
-                client.clone(),
-                signer.clone(),
-                Arc::clone(&next),
-                url.to_owned(),
-            );
-            tokio::spawn(async move {
-                loop {
-                    let seq = next.fetch_add(1, Ordering::Relaxed);
-                    if seq >= events {
-                        break;
-                    }
-                    let payload = serde_json::to_string(&body(seq)).unwrap();
-                    let id = format!("msg_{seq}");
-                    let signature = signer.sign(&id, 1_764_000_000, payload.as_bytes());
-                    client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .header("webhook-id", id)
-                        .header("webhook-timestamp", "1764000000")
-                        .header("webhook-signature", signature)
-                        .body(payload)
-                        .send()
-                        .await
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.await.unwrap();
-    }
-    events as f64 / started.elapsed().as_secs_f64()
-}
-
 /// How the producers publish.
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
@@ -126,65 +79,6 @@ impl Variant {
             Variant::PerEventTransaction => "per-event transaction (before)".into(),
             Variant::GroupCommit => "group commit (`publish`)".into(),
             Variant::Batch(n) => format!("`publish_batch` of {n}"),
-        }
-    }
-}
-
-/// A fresh outbox, and what to delete afterwards.
-struct Store {
-    outbox: Outbox,
-    sqlite_file: Option<std::path::PathBuf>,
-    postgres_database: Option<(String, String)>,
-}
-
-async fn open(backend: &str, postgres: Option<&str>) -> Store {
-    let mut store = if backend == "sqlite" {
-        let path =
-            std::env::temp_dir().join(format!("hookspec-bench-{}.db", rand::random::<u64>()));
-        Store {
-            outbox: Outbox::sqlite(&format!("sqlite://{}", path.display()))
-                .await
-                .unwrap(),
-            sqlite_file: Some(path),
-            postgres_database: None,
-        }
-    } else {
-        let server = postgres.expect("--postgres URL");
-        let name = format!("hookspec_bench_{}", rand::random::<u32>());
-        let admin = sqlx::PgPool::connect(server).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let mut url = reqwest::Url::parse(server).unwrap();
-        url.set_path(&name);
-        Store {
-            outbox: Outbox::postgres(url.as_str()).await.unwrap(),
-            sqlite_file: None,
-            postgres_database: Some((server.to_owned(), name)),
-        }
-    };
-    store.outbox = store
-        .outbox
-        .ssrf_policy(SsrfPolicy::new().allow("127.0.0.1/32").unwrap());
-    store
-}
-
-impl Store {
-    /// Deletes the database, so that repeated runs leave nothing behind.
-    async fn remove(self) {
-        drop(self.outbox);
-        if let Some(path) = self.sqlite_file {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-        }
-        if let Some((server, name)) = self.postgres_database {
-            let admin = sqlx::PgPool::connect(&server).await.unwrap();
-            let drop = format!("DROP DATABASE {name} WITH (FORCE)");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&admin).await;
-            admin.close().await;
         }
     }
 }
@@ -237,7 +131,7 @@ async fn end_to_end(
     variant: Variant,
 ) -> (f64, f64, f64) {
     let (url, received) = receiver().await;
-    let mut store = open(backend, postgres).await;
+    let mut store = Scratch::open(backend, postgres).await;
     if variant == Variant::PerEventTransaction {
         store.outbox = store.outbox.without_group_commit();
     }
@@ -343,7 +237,10 @@ async fn main() {
     for round in 0..args.runs {
         for (backend, figures) in backends.iter().zip(&mut figures) {
             let (url, _) = receiver().await;
-            let ceiling = ceiling(&url, args.events).await;
+            let ceiling = ceiling(&url, args.events, CONCURRENCY, |seq| {
+                serde_json::to_string(&body(seq)).unwrap()
+            })
+            .await;
             ceilings.push(ceiling);
             let mut before = None;
             for (&variant, figures) in variants.iter().zip(figures.iter_mut()) {
