@@ -1,6 +1,8 @@
--- One publish as `Tenant::publish` stored it before group commit, and as it still is when no
--- other publish shares its commit (publish.rs): in a transaction of its own, the message, the
--- tenant's live subscriptions to its event, then one delivery per subscription that wants it.
+-- One publish as `Tenant::publish` stored it before group commit (the baseline of
+-- publish_load, `Outbox::without_group_commit`, on SQLite): in a transaction of its own, the
+-- message, the tenant's live subscriptions to its event, then one delivery per subscription
+-- that wants it. On PostgreSQL a publish is now the subscriber read plus one statement that
+-- writes a whole batch (store/postgres/publishing.rs), which this script does not measure.
 -- Run with full durability (synchronous_commit on, as the outbox's publishing pool has it).
 \set n random(1, 9000000000000000000)
 BEGIN;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::Instrument;
 
+use super::clock::now_ms;
 use super::publish::{Audience, NewMessage};
 use super::store::Backend;
 use super::OutboxError;
@@ -43,7 +44,6 @@ pub(crate) struct Detached {
     event: &'static str,
     method: &'static str,
     payload: String,
-    now: i64,
     /// The tenant, or `None` for a broadcast.
     tenant: Option<String>,
 }
@@ -55,14 +55,16 @@ impl From<NewMessage<'_>> for Detached {
             event: m.event,
             method: m.method,
             payload: m.payload,
-            now: m.now,
             tenant: m.audience.tenant().map(str::to_owned),
         }
     }
 }
 
 impl Queued {
-    fn message(&self) -> NewMessage<'_> {
+    /// The message to write, stamped `now`: when its batch is written, rather than when it
+    /// was queued, since a dispatcher looks for new deliveries from a little before its last
+    /// claim.
+    fn message(&self, now: i64) -> NewMessage<'_> {
         let m = &self.message;
         NewMessage {
             id: m.id.clone(),
@@ -70,7 +72,7 @@ impl Queued {
             method: m.method,
             payload: m.payload.clone(),
             value: &self.value,
-            now: m.now,
+            now,
             audience: m
                 .tenant
                 .as_deref()
@@ -133,7 +135,7 @@ async fn commit_alone(
     published: &Notify,
     queued: &Queued,
 ) -> Result<usize, OutboxError> {
-    let deliveries = commit(store, &[queued.message()]).await?;
+    let deliveries = commit(store, &[queued.message(now_ms())]).await?;
     published.notify_waiters();
     Ok(deliveries[0])
 }
@@ -147,7 +149,8 @@ pub(crate) async fn commit(
 }
 
 /// The committer: until every sender is gone, takes what has queued (at least one message)
-/// and commits it together.
+/// and commits it together. One batch at a time: with several in flight (tried with four on
+/// PostgreSQL), batches were smaller and end-to-end throughput 10-15 % lower.
 async fn commit_queued(
     store: Backend,
     published: Arc<Notify>,
@@ -158,33 +161,48 @@ async fn commit_queued(
         // A caller that gave up (its future dropped) before the write began is not stored,
         // as it would not have been when each publish had its own transaction.
         batch.retain(|queued: &Queued| !queued.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
         let span = tracing::debug_span!("webhook.group_commit", messages = batch.len());
-        let outcomes = commit_each_or_all(&store, &batch).instrument(span).await;
-        if outcomes.iter().any(Result::is_ok) {
-            published.notify_waiters();
-        }
-        for (queued, outcome) in batch.drain(..).zip(outcomes) {
-            // A caller that stopped waiting meanwhile misses its answer; the others do not.
-            let _ = queued.reply.send(outcome);
-        }
+        commit_batch(&store, &published, std::mem::take(&mut batch))
+            .instrument(span)
+            .await;
     }
 }
 
-/// Commits `batch` in one transaction; if that fails, each message in a transaction of its
-/// own, so that one message the database refuses fails only its own publish.
-async fn commit_each_or_all(store: &Backend, batch: &[Queued]) -> Vec<Result<usize, OutboxError>> {
-    let messages: Vec<NewMessage<'_>> = batch.iter().map(Queued::message).collect();
-    let together = commit(store, &messages).await;
+/// Commits `batch` in one transaction and answers its callers. If that fails, each message
+/// is committed alone, all at once and apart from the committer: a message the database
+/// refuses fails only its own publish, and a database that is unreachable fails each within
+/// one timeout of its own, as when every publish had its own transaction, rather than one
+/// after another while later publishes wait.
+async fn commit_batch(store: &Backend, published: &Arc<Notify>, batch: Vec<Queued>) {
+    let now = now_ms();
+    let together = {
+        let messages: Vec<NewMessage<'_>> = batch.iter().map(|q| q.message(now)).collect();
+        commit(store, &messages).await
+    };
     match together {
-        Ok(deliveries) => deliveries.into_iter().map(Ok).collect(),
-        Err(error) if messages.len() == 1 => vec![Err(error)],
-        Err(_) => {
-            let mut outcomes = Vec::with_capacity(messages.len());
-            for message in messages {
-                let alone = commit(store, std::slice::from_ref(&message)).await;
-                outcomes.push(alone.map(|deliveries| deliveries[0]));
+        Ok(deliveries) => {
+            published.notify_waiters();
+            for (queued, deliveries) in batch.into_iter().zip(deliveries) {
+                // A caller that stopped waiting meanwhile misses its answer; the others do not.
+                let _ = queued.reply.send(Ok(deliveries));
             }
-            outcomes
+        }
+        Err(error) if batch.len() == 1 => {
+            if let Some(queued) = batch.into_iter().next() {
+                let _ = queued.reply.send(Err(error));
+            }
+        }
+        Err(_) => {
+            for queued in batch {
+                let (store, published) = (store.clone(), Arc::clone(published));
+                tokio::spawn(async move {
+                    let outcome = commit_alone(&store, &published, &queued).await;
+                    let _ = queued.reply.send(outcome);
+                });
+            }
         }
     }
 }

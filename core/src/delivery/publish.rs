@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::clock::now_ms;
-use super::filter::Filter;
+use super::filter::{Filter, FilterError};
 use super::model::new_id;
 use super::OutboxError;
 use crate::{Envelope, Webhook};
@@ -110,5 +110,15 @@ pub(crate) fn check_description(description: Option<&str>) -> Result<(), OutboxE
 /// Whether a subscription with `filter` wants this message. Filters are checked when stored;
 /// one that no longer parses matches nothing.
 pub(crate) fn wants(filter: Option<&str>, message: &NewMessage<'_>) -> bool {
-    filter.is_none_or(|f| Filter::parse(f).is_ok_and(|f| f.matches(message.value)))
+    wanted_by(&filter.map(Filter::parse), message)
+}
+
+/// A subscription's filter, parsed: `None` without one.
+pub(crate) type ParsedFilter = Option<Result<Filter, FilterError>>;
+
+/// [`wants`] with the filter parsed once, for a batch that tests it against many messages.
+pub(crate) fn wanted_by(filter: &ParsedFilter, message: &NewMessage<'_>) -> bool {
+    filter
+        .as_ref()
+        .is_none_or(|f| f.as_ref().is_ok_and(|f| f.matches(message.value)))
 }

@@ -7,7 +7,8 @@ use std::future::Future;
 use sqlx::{PgConnection, Row};
 
 use super::PostgresStore;
-use crate::delivery::publish::{wants, Audience, NewMessage};
+use crate::delivery::filter::Filter;
+use crate::delivery::publish::{wanted_by, Audience, NewMessage, ParsedFilter};
 use crate::delivery::store::{Administration, Messages, PublishSql, Publishing, PurgeSql, Store};
 use crate::delivery::OutboxError;
 
@@ -42,8 +43,8 @@ impl Publishing for PostgresStore {
     }
 }
 
-/// A live subscription's id and filter.
-type IdAndFilter = (String, Option<String>);
+/// A live subscription's id and its filter, parsed once per batch.
+type IdAndFilter = (String, ParsedFilter);
 
 /// Stores `messages` on `conn`: each (audience, event)'s live subscriptions are read once,
 /// then the messages and all their deliveries are written by one statement, so that a batch
@@ -74,12 +75,15 @@ async fn publish_rows(
             let rows = query.fetch_all(&mut *conn).await?;
             let subscriptions = rows
                 .iter()
-                .map(|row| Ok((row.try_get("id")?, row.try_get("filter")?)))
+                .map(|row| {
+                    let filter: Option<&str> = row.try_get("filter")?;
+                    Ok((row.try_get("id")?, filter.map(Filter::parse)))
+                })
                 .collect::<Result<_, sqlx::Error>>()?;
             slot.insert(subscriptions);
         }
         let before = subscription_ids.len();
-        for (id, _) in live[&key].iter().filter(|(_, f)| wants(f.as_deref(), m)) {
+        for (id, _) in live[&key].iter().filter(|(_, f)| wanted_by(f, m)) {
             message_ids.push(m.id.as_str());
             subscription_ids.push(id.clone());
             due.push(m.now);
