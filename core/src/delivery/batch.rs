@@ -3,9 +3,8 @@
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::group_commit::commit;
 use super::publish::{new_message, Audience, NewMessage};
-use super::store::OutboxTransaction;
+use super::store::{Connection, OutboxTransaction};
 use super::telemetry::publish_span;
 use super::tenant::Tenant;
 use super::OutboxError;
@@ -27,19 +26,7 @@ impl Tenant {
     where
         W::Payload: Serialize,
     {
-        let tenant = self.checked()?;
-        if payloads.is_empty() {
-            return Ok(Vec::new());
-        }
-        let span = publish_span(W::NAME, Audience::Tenant(tenant));
-        let values = values(payloads)?;
-        let messages = self.messages::<W>(tenant, payloads, &values)?;
-        let deliveries = commit(&self.outbox.store, &messages)
-            .instrument(span.clone())
-            .await?;
-        span.record("deliveries", deliveries.iter().sum::<usize>());
-        self.outbox.published.notify_waiters();
-        Ok(messages.into_iter().map(|m| m.id).collect())
+        self.store_batch::<W>(None, payloads).await
     }
 
     /// [`publish_batch`](Self::publish_batch) in your transaction, so the events are stored
@@ -47,6 +34,18 @@ impl Tenant {
     pub async fn publish_batch_in_tx<W: Webhook>(
         &self,
         tx: &mut impl OutboxTransaction,
+        payloads: &[W::Payload],
+    ) -> Result<Vec<String>, OutboxError>
+    where
+        W::Payload: Serialize,
+    {
+        self.store_batch::<W>(Some(tx.connection()), payloads).await
+    }
+
+    /// Stores one message per payload in `tx`, or in a transaction of their own.
+    async fn store_batch<W: Webhook>(
+        &self,
+        tx: Option<Connection<'_>>,
         payloads: &[W::Payload],
     ) -> Result<Vec<String>, OutboxError>
     where
@@ -60,11 +59,11 @@ impl Tenant {
         let values = values(payloads)?;
         let messages = self.messages::<W>(tenant, payloads, &values)?;
         let deliveries = (self.outbox.store)
-            .publish_batch(Some(tx.connection()), &messages)
+            .publish_batch(tx, &messages)
             .instrument(span.clone())
             .await?;
         span.record("deliveries", deliveries.iter().sum::<usize>());
-        // Dispatchers poll, so deliveries committed later are still found.
+        // In the caller's transaction, committed later: dispatchers poll, so they still find it.
         self.outbox.published.notify_waiters();
         Ok(messages.into_iter().map(|m| m.id).collect())
     }

@@ -135,17 +135,11 @@ async fn commit_alone(
     published: &Notify,
     queued: &Queued,
 ) -> Result<usize, OutboxError> {
-    let deliveries = commit(store, &[queued.message(now_ms())]).await?;
+    let deliveries = store
+        .publish_batch(None, &[queued.message(now_ms())])
+        .await?;
     published.notify_waiters();
     Ok(deliveries[0])
-}
-
-/// Writes `messages` atomically and commits them; how many deliveries each got.
-pub(crate) async fn commit(
-    store: &Backend,
-    messages: &[NewMessage<'_>],
-) -> Result<Vec<usize>, OutboxError> {
-    store.publish_batch(None, messages).await
 }
 
 /// The committer: until every sender is gone, takes what has queued (at least one message)
@@ -180,7 +174,7 @@ async fn commit_batch(store: &Backend, published: &Arc<Notify>, batch: Vec<Queue
     let now = now_ms();
     let together = {
         let messages: Vec<NewMessage<'_>> = batch.iter().map(|q| q.message(now)).collect();
-        commit(store, &messages).await
+        store.publish_batch(None, &messages).await
     };
     match together {
         Ok(deliveries) => {

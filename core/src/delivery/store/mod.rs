@@ -28,7 +28,7 @@ mod sqlite;
 
 pub(crate) use administration::{Administration, NewSubscription};
 pub(crate) use backend::Backend;
-pub use backend::OutboxTransaction;
+pub use backend::{Connection, OutboxTransaction};
 pub(crate) use bookkeeping::Bookkeeping;
 pub(crate) use job::Job;
 pub(crate) use messages::{Messages, PurgeSql};
