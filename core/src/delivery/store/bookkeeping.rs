@@ -241,7 +241,7 @@ where
 
 /// The first pending delivery of an enabled subscription, in index order, so that it ends
 /// the search (an aggregate would read every pending row). `$1` is now.
-const NEXT_DUE: &str = "SELECT d.next_attempt_at \
+pub(super) const NEXT_DUE: &str = "SELECT d.next_attempt_at \
     FROM hookspec_deliveries d JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
     WHERE d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < $1) AND s.enabled \
       AND (s.expires_at IS NULL OR s.expires_at > $1) \

@@ -102,38 +102,9 @@ mod tests {
         pool
     }
 
-    /// A fresh database on the test PostgreSQL server (`HOOKSPEC_TEST_DATABASE_URL`, else
-    /// its usual local address), if it is reachable; otherwise says so on the terminal, or
-    /// fails where `HOOKSPEC_REQUIRE_SERVICES` is set (as in CI).
+    /// A fresh database on the test PostgreSQL server, if it is reachable.
     async fn poisoned_postgres() -> Option<Backend> {
-        let server = std::env::var("HOOKSPEC_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        // A refused connection is retried until the pool's timeout: a short one, to skip fast.
-        let admin = sqlx::postgres::PgPoolOptions::new()
-            .acquire_timeout(std::time::Duration::from_secs(2))
-            .connect(&server)
-            .await;
-        let admin = match admin {
-            Ok(admin) => admin,
-            Err(e) if std::env::var_os("HOOKSPEC_REQUIRE_SERVICES").is_none() => {
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\nSKIPPED: PostgreSQL is not reachable at {server} ({e}): the split test \
-                     ran on SQLite only"
-                );
-                return None;
-            }
-            Err(e) => panic!("HOOKSPEC_REQUIRE_SERVICES is set, and PostgreSQL fails: {e}"),
-        };
-        let name = format!("hookspec_test_split_{}", rand::random::<u32>());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let mut url = reqwest::Url::parse(&server).unwrap();
-        url.set_path(&name);
+        let url = crate::delivery::store::postgres::scratch_database("split").await?;
         let (_, pool) = Backend::postgres(url.as_str()).await.unwrap();
         let Backend::Postgres(store) = &pool else {
             unreachable!()

@@ -1,8 +1,19 @@
 //! A dispatcher's statements on PostgreSQL. Lists are bound as one JSON array, read with
 //! `jsonb_array_elements_text`, so that a statement has one text whatever the number of
 //! values and is prepared once; ids in one are matched with `= ANY(ARRAY(..))`, looked up by
-//! key whatever the plan (otherwise the planner may prefer the index of pending deliveries,
-//! as a statement also asks for `status = 'pending'`, and read every pending row).
+//! key whatever the plan.
+//!
+//! "Whatever the plan" matters because these connections plan each statement once, when it is
+//! prepared, and keep that plan until the next ANALYZE of its tables (see
+//! [`PostgresStore::connect`]): one made while the tables were small (a new database) is kept
+//! as they grow. So these statements leave the planner nothing worse to choose, and
+//! `plans.rs` checks their plans on empty tables.
+//!
+//! Recording a success deletes the deliveries this dispatcher holds by id and lease alone:
+//! asking also for `status = 'pending'` let the planner read them through the index of pending
+//! deliveries, every pending row on each batch, which a plan made on a small table went on
+//! doing with a backlog. The lease is enough: a delivery stops being pending only by recording
+//! a failure, which clears its lease in the same statement.
 
 use std::collections::HashSet;
 
@@ -12,30 +23,38 @@ use crate::delivery::OutboxError;
 
 /// Claims the oldest due deliveries and returns what an attempt needs, in one statement (`$1`
 /// owner, `$2` lease until, `$3` now, `$4` the limit, `$5` the busy subscriptions, `$6` due
-/// from): the chosen ids taken as an array and looked up by key whatever the plan, with the
-/// message and the subscription joined in. `FOR UPDATE SKIP LOCKED` lets several dispatchers
-/// claim side by side without waiting on, or taking, each other's rows.
-const CLAIM: &str = "UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 \
-     FROM hookspec_messages m, hookspec_subscriptions sub \
-     WHERE m.id = hookspec_deliveries.message_id \
-       AND sub.id = hookspec_deliveries.subscription_id \
-       AND hookspec_deliveries.id = ANY(ARRAY(SELECT d.id FROM hookspec_deliveries d \
+/// from): the chosen ids taken as an array and looked up by key whatever the plan, then each
+/// claimed delivery's message and subscription looked up by key. `FOR UPDATE SKIP LOCKED` lets
+/// several dispatchers claim side by side without waiting on, or taking, each other's rows.
+///
+/// The lookups are `LATERAL` subqueries that the planner may not flatten (`OFFSET 0`), so each
+/// is an index scan whatever the statistics (see the module's doc). Joined plainly, the plan
+/// made on a new database hashed the whole of `hookspec_messages` on every claim, and went on
+/// doing so as it grew. Both rows exist while the delivery is locked: deleting either deletes
+/// the delivery first.
+pub(super) const CLAIM: &str = "WITH claimed AS ( \
+       UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 \
+       WHERE id = ANY(ARRAY(SELECT d.id FROM hookspec_deliveries d \
          JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
          WHERE d.status = 'pending' AND d.next_attempt_at BETWEEN $6 AND $3 \
            AND (d.lease_until IS NULL OR d.lease_until < $3) AND s.enabled \
            AND (s.expires_at IS NULL OR s.expires_at > $3) \
            AND d.subscription_id NOT IN (SELECT value FROM jsonb_array_elements_text($5::jsonb)) \
          ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED)) \
-     RETURNING hookspec_deliveries.id, hookspec_deliveries.attempts, \
-       hookspec_deliveries.next_attempt_at, hookspec_deliveries.message_id, \
-       hookspec_deliveries.subscription_id, m.event, m.method, m.payload, \
-       sub.owner, sub.url, sub.secrets, sub.rate_limit";
+       RETURNING id, attempts, next_attempt_at, message_id, subscription_id) \
+     SELECT c.id, c.attempts, c.next_attempt_at, c.message_id, c.subscription_id, \
+       m.event, m.method, m.payload, sub.owner, sub.url, sub.secrets, sub.rate_limit \
+     FROM claimed c \
+     CROSS JOIN LATERAL (SELECT event, method, payload FROM hookspec_messages \
+       WHERE id = c.message_id OFFSET 0) m \
+     CROSS JOIN LATERAL (SELECT owner, url, secrets, rate_limit FROM hookspec_subscriptions \
+       WHERE id = c.subscription_id OFFSET 0) sub";
 
 /// The common case, a batch of successes only, as one statement (`$1` owner, `$2` the
 /// deliveries, `$3` the attempts): one round trip, atomic by itself. What it writes is what
 /// [`Bookkeeping::RECORD_SUCCESSES`] writes in three.
-const RECORD_ONLY_SUCCESSES: &str = "WITH done AS ( \
-      DELETE FROM hookspec_deliveries WHERE lease_owner = $1 AND status = 'pending' \
+pub(super) const RECORD_ONLY_SUCCESSES: &str = "WITH done AS ( \
+      DELETE FROM hookspec_deliveries WHERE lease_owner = $1 \
         AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($2::jsonb))) \
       RETURNING id, subscription_id), \
     logged AS ( \
@@ -56,7 +75,7 @@ impl Bookkeeping for PostgresStore {
           AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($3::jsonb)))";
 
     const RECORD_SUCCESSES: [&'static str; 3] = [
-        "DELETE FROM hookspec_deliveries WHERE lease_owner = $1 AND status = 'pending' \
+        "DELETE FROM hookspec_deliveries WHERE lease_owner = $1 \
          AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text($2::jsonb))) \
          RETURNING id",
         "INSERT INTO hookspec_attempts (delivery_id, message_id, subscription_id, attempted_at, \

@@ -90,44 +90,51 @@ async fn publish_rows(
         }
         deliveries.push(subscription_ids.len() - before);
     }
-    // As in `PUBLISH.deliver`, the subscriptions are locked as the foreign key check would,
-    // so that one deleted meanwhile is skipped; deliveries are numbered in message order.
-    sqlx::query(
-        "WITH messages AS ( \
-           INSERT INTO hookspec_messages (id, event, method, payload, created_at, tenant) \
-           SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
-             $6::text[])) \
-         INSERT INTO hookspec_deliveries \
-           (message_id, subscription_id, status, next_attempt_at, created_at) \
-         SELECT d.message_id, s.id, 'pending', d.due, d.due \
-         FROM UNNEST($7::text[], $8::text[], $9::bigint[]) WITH ORDINALITY \
-           AS d(message_id, subscription_id, due, n) \
-         JOIN hookspec_subscriptions s ON s.id = d.subscription_id \
-         ORDER BY d.n FOR KEY SHARE OF s",
-    )
-    .bind(messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>())
-    .bind(messages.iter().map(|m| m.event).collect::<Vec<_>>())
-    .bind(messages.iter().map(|m| m.method).collect::<Vec<_>>())
-    .bind(
-        messages
-            .iter()
-            .map(|m| m.payload.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(messages.iter().map(|m| m.now).collect::<Vec<_>>())
-    .bind(
-        messages
-            .iter()
-            .map(|m| m.audience.tenant())
-            .collect::<Vec<_>>(),
-    )
-    .bind(message_ids)
-    .bind(subscription_ids)
-    .bind(due)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(PUBLISH_ROWS)
+        .bind(messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>())
+        .bind(messages.iter().map(|m| m.event).collect::<Vec<_>>())
+        .bind(messages.iter().map(|m| m.method).collect::<Vec<_>>())
+        .bind(
+            messages
+                .iter()
+                .map(|m| m.payload.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(messages.iter().map(|m| m.now).collect::<Vec<_>>())
+        .bind(
+            messages
+                .iter()
+                .map(|m| m.audience.tenant())
+                .collect::<Vec<_>>(),
+        )
+        .bind(message_ids)
+        .bind(subscription_ids)
+        .bind(due)
+        .execute(&mut *conn)
+        .await?;
     Ok(deliveries)
 }
+
+/// Messages `$1`..`$6` (id, event, method, payload, time, tenant) and their deliveries
+/// `$7`..`$9` (message, subscription, due), in one statement.
+///
+/// As in `PUBLISH.deliver`, the subscriptions are locked as the foreign key check would,
+/// so that one deleted meanwhile is skipped; deliveries are numbered in message order.
+/// Each is looked up by key in a subquery the planner may not flatten (`OFFSET 0`): joined
+/// plainly, the generic plan of a statement prepared while the table was small hashed every
+/// subscription on each batch, however many there came to be.
+pub(super) const PUBLISH_ROWS: &str = "WITH messages AS ( \
+       INSERT INTO hookspec_messages (id, event, method, payload, created_at, tenant) \
+       SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+         $6::text[])) \
+     INSERT INTO hookspec_deliveries \
+       (message_id, subscription_id, status, next_attempt_at, created_at) \
+     SELECT d.message_id, s.id, 'pending', d.due, d.due \
+     FROM UNNEST($7::text[], $8::text[], $9::bigint[]) WITH ORDINALITY \
+       AS d(message_id, subscription_id, due, n) \
+     CROSS JOIN LATERAL (SELECT id FROM hookspec_subscriptions \
+       WHERE id = d.subscription_id OFFSET 0 FOR KEY SHARE) s \
+     ORDER BY d.n";
 
 impl Administration for PostgresStore {
     const READ_SECRETS: &'static str =
