@@ -1,5 +1,6 @@
-//! Publishing and administration on SQLite: JSON lists read with `json_each`, and no locks
-//! (SQLite has one writer, and the outbox one connection to it: nothing runs in between).
+//! Publishing and administration on SQLite: JSON lists read with `json_each`, a subscription's
+//! events from a table of their own that triggers keep (migration 7), and no locks (SQLite has
+//! one writer, and the outbox one connection to it: nothing runs in between).
 
 use sqlx::SqliteConnection;
 
@@ -9,12 +10,26 @@ use crate::delivery::OutboxError;
 
 impl Publishing for SqliteStore {
     const PUBLISH: PublishSql = PublishSql {
-        subscribers_of_tenant: "SELECT id, filter FROM hookspec_subscriptions \
-            WHERE enabled AND (expires_at IS NULL OR expires_at > $1) AND owner = $3 \
-              AND (json_array_length(events) = 0 OR EXISTS (SELECT 1 FROM json_each(events) WHERE value = $2))",
-        subscribers_of_all: "SELECT id, filter FROM hookspec_subscriptions \
-            WHERE enabled AND (expires_at IS NULL OR expires_at > $1) \
-              AND (json_array_length(events) = 0 OR EXISTS (SELECT 1 FROM json_each(events) WHERE value = $2))",
+        // Two arms that each read only what they return (migration 7): the subscriptions
+        // listing the event, by the table of lists' elements, and those to every event, by
+        // their partial index. A subscription is in one arm at most (an empty list has no
+        // elements), so UNION ALL returns none twice.
+        subscribers_of_tenant: "SELECT s.id, s.filter FROM hookspec_subscription_events e \
+              JOIN hookspec_subscriptions s ON s.id = e.subscription_id \
+            WHERE e.event = $2 AND e.owner = $3 \
+              AND s.enabled AND (s.expires_at IS NULL OR s.expires_at > $1) \
+            UNION ALL \
+            SELECT id, filter FROM hookspec_subscriptions \
+            WHERE json_array_length(events) = 0 AND owner = $3 \
+              AND enabled AND (expires_at IS NULL OR expires_at > $1)",
+        subscribers_of_all: "SELECT s.id, s.filter FROM hookspec_subscription_events e \
+              JOIN hookspec_subscriptions s ON s.id = e.subscription_id \
+            WHERE e.event = $2 \
+              AND s.enabled AND (s.expires_at IS NULL OR s.expires_at > $1) \
+            UNION ALL \
+            SELECT id, filter FROM hookspec_subscriptions \
+            WHERE json_array_length(events) = 0 \
+              AND enabled AND (expires_at IS NULL OR expires_at > $1)",
         deliver: "INSERT INTO hookspec_deliveries \
             (message_id, subscription_id, status, next_attempt_at, created_at) \
             SELECT $1, value, 'pending', $2, $2 FROM json_each($3)",
