@@ -9,6 +9,7 @@ mod hostile;
 mod kill;
 mod leases;
 mod limits;
+mod matching;
 mod metrics;
 mod postgres;
 mod records;

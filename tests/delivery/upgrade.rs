@@ -63,28 +63,7 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
     }
     let pending_messages = urls.len(); // one per backend
     for (name, url) in urls {
-        if name == "sqlite" {
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
-                .unwrap()
-                .create_if_missing(true);
-            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-            for sql in first_schema(&receiver.url, false) {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(&*sql))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-            }
-            pool.close().await;
-        } else {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            for sql in first_schema(&receiver.url, true) {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(&*sql))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-            }
-            pool.close().await;
-        }
+        write_first_schema(name, &url, &receiver.url, &[]).await;
         let outbox = open(name, &url).await.unwrap().ssrf_policy(loopback());
         let dispatcher = outbox.dispatcher(fast_config()).unwrap().spawn();
         let (pending, succeeded, _) = drained(&outbox, WAIT).await;
@@ -126,6 +105,78 @@ async fn an_outbox_of_the_first_schema_upgrades_and_delivers_what_it_held() {
         assert!(again.is_ok(), "{name}: {:?}", again.err());
     }
     assert_eq!(receiver.received().len(), pending_messages);
+}
+
+/// Writes the first schema and what it holds (see [`first_schema`]), then `more`, to the new
+/// database at `url` on the backend `name`.
+async fn write_first_schema(name: &str, url: &str, receiver: &str, more: &[String]) {
+    let statements = first_schema(receiver, name == "postgres")
+        .into_iter()
+        .chain(more.iter().cloned());
+    if name == "sqlite" {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        for sql in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(&*sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        for sql in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(&*sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    }
+}
+
+/// Subscriptions stored before their events were indexed (SQLite's migration 7 lists them in
+/// a table of their own, PostgreSQL's indexes the lists) get the events they list after it.
+#[tokio::test]
+async fn subscriptions_of_the_first_schema_get_the_events_they_list() {
+    let receiver = Receiver::answering(StatusCode::NO_CONTENT).await;
+    let mut urls = vec![("sqlite", support::new_sqlite_url())];
+    if let Some(url) = support::new_postgres_database().await {
+        urls.push(("postgres", url));
+    }
+    let subscriptions: Vec<String> = [
+        ("sub_listing", r#"["entity.changed"]"#),
+        ("sub_other", r#"["other.event"]"#),
+        ("sub_both", r#"["other.event", "entity.changed"]"#),
+    ]
+    .iter()
+    .map(|(id, events)| {
+        format!(
+            "INSERT INTO hookspec_subscriptions (id, owner, url, events, secrets, created_at, updated_at) \
+             VALUES ('{id}', '{TENANT}', '{}', '{events}', '[]', 0, 0)",
+            receiver.url
+        )
+    })
+    .collect();
+    for (name, url) in urls {
+        write_first_schema(name, &url, &receiver.url, &subscriptions).await;
+        let outbox = open(name, &url).await.unwrap().ssrf_policy(loopback());
+        let tenant = outbox.tenant(TENANT);
+        let id = tenant
+            .publish::<super::entity_changed>(&event("Task", "create", "2", ""))
+            .await
+            .unwrap();
+        let mut reached = Vec::new();
+        for sub in ["sub_old", "sub_listing", "sub_other", "sub_both"] {
+            let messages = tenant.recent_messages(sub, 50).await.unwrap();
+            if messages.iter().any(|m| m.message_id == id) {
+                reached.push(sub);
+            }
+        }
+        assert_eq!(reached, ["sub_old", "sub_listing", "sub_both"], "{name}");
+    }
 }
 
 #[tokio::test]
