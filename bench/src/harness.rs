@@ -134,3 +134,26 @@ pub async fn ceiling(
     }
     events as f64 / started.elapsed().as_secs_f64()
 }
+
+/// The backends to measure: SQLite, and PostgreSQL when a server is given (`--postgres` or
+/// `HOOKSPEC_TEST_DATABASE_URL`); `only` keeps one of them. Exits with a message when that
+/// leaves none, rather than measuring nothing.
+pub fn backends(postgres: Option<&str>, only: Option<&str>) -> Vec<&'static str> {
+    let mut backends = vec!["sqlite"];
+    if postgres.is_some() {
+        backends.push("postgres");
+    }
+    backends.retain(|b| only.is_none_or(|only| only == *b));
+    if backends.is_empty() {
+        eprintln!(
+            "nothing to measure: --only {} needs {}",
+            only.unwrap_or_default(),
+            match only {
+                Some("postgres") => "a server (--postgres URL or HOOKSPEC_TEST_DATABASE_URL)",
+                _ => "one of sqlite, postgres",
+            }
+        );
+        std::process::exit(2);
+    }
+    backends
+}

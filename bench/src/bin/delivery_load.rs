@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use hookspec::delivery::{DispatchConfig, Subscription};
 use hookspec::whpost;
-use hookspec_bench::harness::{ceiling, now_us, Scratch};
+use hookspec_bench::harness::{backends, ceiling, now_us, Scratch};
 use hookspec_bench::{quantile, summarize};
 use serde::Serialize;
 
@@ -212,11 +212,7 @@ fn cell(values: &[f64]) -> String {
 #[tokio::main]
 async fn main() {
     let args = args();
-    let mut backends = vec!["sqlite"];
-    if args.postgres.is_some() {
-        backends.push("postgres");
-    }
-    backends.retain(|b| args.only.as_deref().is_none_or(|only| only == *b));
+    let backends = backends(args.postgres.as_deref(), args.only.as_deref());
     println!("| measure | backend | median (min–max) | ratio to ceiling |");
     println!("|---|---|---|---|");
     // Each durable run follows a ceiling run of its own, and its ratio is to that ceiling:

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use hookspec::delivery::{DispatchConfig, Subscription, Tenant};
 use hookspec::whpost;
-use hookspec_bench::harness::{ceiling, Scratch};
+use hookspec_bench::harness::{backends, ceiling, Scratch};
 use hookspec_bench::summarize;
 use serde::Serialize;
 
@@ -222,11 +222,7 @@ struct Figures {
 #[tokio::main]
 async fn main() {
     let args = args();
-    let mut backends = vec!["sqlite"];
-    if args.postgres.is_some() {
-        backends.push("postgres");
-    }
-    backends.retain(|b| args.only.as_deref().is_none_or(|only| only == *b));
+    let backends = backends(args.postgres.as_deref(), args.only.as_deref());
     let mut variants = vec![Variant::PerEventTransaction, Variant::GroupCommit];
     variants.extend(args.batch.map(Variant::Batch));
     let mut ceilings = Vec::new();
