@@ -25,7 +25,7 @@ INSERT INTO hookspec_attempts (delivery_id, message_id, subscription_id, attempt
 SELECT 1000000 + i, 'msg_hist_' || lpad(i::text, 12, '0'), 'sub_1', i + 5, 204, 1 FROM generate_series(1, $history) i;"
 { cat ../../core/migrations/postgres/*.sql; sed "s/130000/$pending/" setup.sql | grep -v '^VACUUM'; echo "$history_sql"; echo "VACUUM ANALYZE;"; } |
     psql_on "$(on "$db")" > /dev/null
-export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c plan_cache_mode=force_generic_plan"
+export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c enable_seqscan=off -c plan_cache_mode=force_generic_plan"
 # The statements of claim.sql and record.sql, without their \gset, with psql's quoting of
 # the lists that pgbench substitutes as they are.
 statement() {

@@ -23,7 +23,7 @@ psql_on "$server" -c "CREATE DATABASE $db"
 cat ../../core/migrations/postgres/*.sql setup.sql |
     psql_on "$(on "$db")" > /dev/null
 # The session settings of the dispatcher's bookkeeping connections (store/postgres/mod.rs, `connect`).
-export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c plan_cache_mode=force_generic_plan"
+export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c enable_seqscan=off -c plan_cache_mode=force_generic_plan"
 echo "== claim, then record the batch as successes"
 # Each statement's line: its latency, a count of failures (PostgreSQL 15 on), its text.
 cat claim.sql record.sql |

@@ -249,7 +249,7 @@ pub(super) const NEXT_DUE: &str = "SELECT d.next_attempt_at \
 
 /// What recording a failed attempt writes: the delivery (`$1` its new status, `$2` when it is
 /// due again, `$3` when it finished, `$4` its id, `$5` the lease owner)...
-const RECORD_FAILURE: &str =
+pub(super) const RECORD_FAILURE: &str =
     "UPDATE hookspec_deliveries SET status = $1, attempts = attempts + 1, \
     next_attempt_at = $2, finished_at = $3, lease_owner = NULL, lease_until = NULL \
     WHERE id = $4 AND lease_owner = $5 AND status = 'pending'";

@@ -102,8 +102,8 @@ mod tests {
         pool
     }
 
-    /// A fresh database on the test PostgreSQL server, if it is reachable.
-    async fn poisoned_postgres() -> Option<Backend> {
+    /// A fresh database on the test PostgreSQL server, if it is reachable, and its URL.
+    async fn poisoned_postgres() -> Option<(Backend, String)> {
         let url = crate::delivery::store::postgres::scratch_database("split").await?;
         let (_, pool) = Backend::postgres(url.as_str()).await.unwrap();
         let Backend::Postgres(store) = &pool else {
@@ -119,7 +119,7 @@ mod tests {
         .execute(store.pool())
         .await
         .unwrap();
-        Some(pool)
+        Some((pool, url))
     }
 
     /// `n` deliveries of one message, claimed by `OWNER`.
@@ -253,8 +253,9 @@ mod tests {
 
     #[tokio::test]
     async fn one_refused_outcome_leaves_the_others_recorded_on_postgres() {
-        if let Some(pool) = poisoned_postgres().await {
+        if let Some((pool, url)) = poisoned_postgres().await {
             one_refused_outcome_leaves_the_others_recorded(pool).await;
+            crate::delivery::store::postgres::drop_scratch_database(&url).await;
         }
     }
 }

@@ -4,7 +4,8 @@
 //! key whatever the plan.
 //!
 //! "Whatever the plan" matters because these connections plan each statement once, when it is
-//! prepared, and keep that plan until the next ANALYZE of its tables (see
+//! prepared, and keep that plan until the next ANALYZE of its tables (autovacuum's, once a
+//! table has grown by a tenth, or never where autovacuum is off; see
 //! [`PostgresStore::connect`]): one made while the tables were small (a new database) is kept
 //! as they grow. So these statements leave the planner nothing worse to choose, and
 //! `plans.rs` checks their plans on empty tables.
@@ -30,8 +31,8 @@ use crate::delivery::OutboxError;
 /// The lookups are `LATERAL` subqueries that the planner may not flatten (`OFFSET 0`), so each
 /// is an index scan whatever the statistics (see the module's doc). Joined plainly, the plan
 /// made on a new database hashed the whole of `hookspec_messages` on every claim, and went on
-/// doing so as it grew. Both rows exist while the delivery is locked: deleting either deletes
-/// the delivery first.
+/// doing so as it grew. Both rows exist while the delivery is locked: deleting either cascades
+/// to its deliveries, which waits for the lock (or, taken first, makes the claim skip them).
 pub(super) const CLAIM: &str = "WITH claimed AS ( \
        UPDATE hookspec_deliveries SET lease_owner = $1, lease_until = $2 \
        WHERE id = ANY(ARRAY(SELECT d.id FROM hookspec_deliveries d \
@@ -84,7 +85,8 @@ impl Bookkeeping for PostgresStore {
            CAST(value->>4 AS BIGINT), value->>5, CAST(value->>6 AS BIGINT), value->>7 \
          FROM jsonb_array_elements($1::jsonb)",
         "UPDATE hookspec_subscriptions SET failing_since = NULL \
-         WHERE failing_since IS NOT NULL AND id IN (SELECT value FROM jsonb_array_elements_text($1::jsonb))",
+         WHERE failing_since IS NOT NULL \
+           AND id = ANY(ARRAY(SELECT value FROM jsonb_array_elements_text($1::jsonb)))",
     ];
 
     async fn claim(

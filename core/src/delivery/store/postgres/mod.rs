@@ -57,16 +57,17 @@ impl PostgresStore {
         // Its claims must read due work in index order and stop at the limit. Before the
         // table has statistics (a new or freshly filled outbox), the planner guesses a few
         // rows and prefers a bitmap scan and a sort, reading every pending row per claim;
-        // these connections run only the statements in `bookkeeping.rs`, so they forbid
-        // both. Those statements are written so that one plan suits every parameter (lists
+        // these connections run only the dispatcher's statements (`bookkeeping.rs` and the
+        // rate limit's), so they forbid both. Those statements are written so that one plan suits every parameter (lists
         // are looked up by key, due work in index order), so each is planned once, when
         // prepared, rather than at every execution, where planning took a third of a claim's
         // time. Planned once, on a new database, they are planned for empty tables, where
         // reading a whole table looks cheaper than a few lookups by key: the claim then read
         // every delivery, and hashed every message, on each call as the tables grew (in a
         // 20,000-event run of `publish_load`, 2,700 sequential scans of the messages read
-        // 15 million rows). So sequential scans are forbidden too: every statement here has
-        // an index to go by.
+        // 15 million rows, on a server without autovacuum, whose ANALYZE would have replanned
+        // them sooner). So sequential scans are forbidden too: every statement here has
+        // an index to go by (`plans.rs` checks each looks its rows up by one).
         let bookkeeping = PgPoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
@@ -129,4 +130,19 @@ pub(crate) async fn scratch_database(test: &str) -> Option<String> {
     let mut url = reqwest::Url::parse(&server).unwrap();
     url.set_path(&name);
     Some(url.into())
+}
+
+/// Drops a database [`scratch_database`] made, once the test's pools are closed.
+#[cfg(test)]
+pub(crate) async fn drop_scratch_database(url: &str) {
+    let mut server = reqwest::Url::parse(url).unwrap();
+    let name = server.path().trim_start_matches('/').to_owned();
+    server.set_path("postgres");
+    let admin = PgPoolOptions::new().connect(server.as_str()).await.unwrap();
+    let drop = format!("DROP DATABASE {name} WITH (FORCE)");
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
 }

@@ -118,8 +118,9 @@ async fn publish_rows(
 /// Messages `$1`..`$6` (id, event, method, payload, time, tenant) and their deliveries
 /// `$7`..`$9` (message, subscription, due), in one statement.
 ///
-/// As in `PUBLISH.deliver`, the subscriptions are locked as the foreign key check would,
-/// so that one deleted meanwhile is skipped; deliveries are numbered in message order.
+/// The subscriptions are locked as the deliveries' foreign key check would lock them, so
+/// that one deleted meanwhile is skipped rather than failing the statement; deliveries are
+/// numbered in message order.
 /// Each is looked up by key in a subquery the planner may not flatten (`OFFSET 0`): joined
 /// plainly, the generic plan of a statement prepared while the table was small hashed every
 /// subscription on each batch, however many there came to be.
