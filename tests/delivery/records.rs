@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use hookspec::delivery::OutboxError;
 
-use super::support::{backends, drained, fast_config, Receiver};
+use super::support::{self, backends, drained, fast_config, Receiver};
 use super::{entity_changed, event, WAIT};
 use crate::support::TENANT;
 
@@ -118,6 +118,94 @@ async fn purging_goes_through_a_large_backlog_in_batches() {
             backend.name
         );
     }
+}
+
+#[tokio::test]
+async fn a_purge_keeps_pending_messages_among_many_batches_of_finished_ones() {
+    for backend in backends().await {
+        let outbox = &backend.outbox;
+        // Pending (no dispatcher runs) to TENANT's subscriber; finished at once to a tenant
+        // with none. The pending ones sit before, between and after batches.
+        let receiver = Receiver::answering(StatusCode::OK).await;
+        let sub = backend.subscribe(&receiver).await;
+        let tasks: Vec<_> = (0..700)
+            .map(|i| event("Task", "create", &i.to_string(), ""))
+            .collect();
+        let mut pending = Vec::new();
+        for _ in 0..4 {
+            pending.push(backend.publish_task().await);
+            outbox
+                .tenant("nobody")
+                .publish_batch::<entity_changed>(&tasks)
+                .await
+                .unwrap();
+        }
+        pending.push(backend.publish_task().await);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let purged = outbox.purge(Duration::ZERO).await.unwrap();
+        assert_eq!(purged, 4 * 700, "{}", backend.name);
+        assert_eq!(
+            backend.rows("hookspec_messages").await,
+            pending.len() as i64,
+            "{}",
+            backend.name
+        );
+        let records = outbox
+            .tenant(TENANT)
+            .recent_messages(&sub.id, 10)
+            .await
+            .unwrap();
+        for id in &pending {
+            assert!(
+                records.iter().any(|r| &r.message_id == id && r.pending),
+                "{}: {id} kept",
+                backend.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_purge_lets_publishing_through_between_its_transactions() {
+    // SQLite's outbox has one connection, which the purge shares with publishing: with its
+    // transactions back to back, each took the connection again at once, and publishes one
+    // after another got few in between (58-59 while purging these 5,000 messages with its
+    // rests removed, 337-354 with them, in a debug build).
+    let backend = support::sqlite().await;
+    let outbox = &backend.outbox;
+    const OLD: u64 = 5_000;
+    let tasks: Vec<_> = (0..OLD)
+        .map(|i| event("Task", "create", &i.to_string(), ""))
+        .collect();
+    // With no subscriber, each message is finished as soon as it is stored.
+    for chunk in tasks.chunks(500) {
+        outbox
+            .tenant(TENANT)
+            .publish_batch::<entity_changed>(chunk)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let purger = outbox.clone();
+    let purging = tokio::spawn(async move { purger.purge(Duration::ZERO).await });
+    let mut published = 0;
+    while !purging.is_finished() {
+        let task = event("Task", "create", "new", "");
+        outbox
+            .tenant(TENANT)
+            .publish::<entity_changed>(&task)
+            .await
+            .unwrap();
+        published += 1;
+    }
+    assert_eq!(purging.await.unwrap().unwrap(), OLD);
+    // Paced, the purge rests after each transaction as long as it took, and a publish takes
+    // a fraction of a transaction: many publishes fit in each rest.
+    assert!(
+        published >= 140,
+        "{published} publishes while purging {OLD} messages"
+    );
+    assert_eq!(backend.rows("hookspec_messages").await, published);
 }
 
 #[tokio::test]

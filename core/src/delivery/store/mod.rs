@@ -19,6 +19,7 @@ mod job;
 mod messages;
 mod migrate;
 mod outcome;
+mod pace;
 mod postgres;
 mod publishing;
 mod rate;

@@ -3,6 +3,7 @@
 
 use std::collections::hash_map::{Entry, HashMap};
 use std::future::Future;
+use std::time::Duration;
 
 use sqlx::{PgConnection, Row};
 
@@ -158,7 +159,8 @@ impl Messages for PostgresStore {
     const PURGE: PurgeSql = PurgeSql {
         attempts_of_subscriptions: "DELETE FROM hookspec_attempts \
             WHERE subscription_id IN (SELECT value FROM jsonb_array_elements_text($1::jsonb))",
-        candidates: "SELECT m.id FROM hookspec_messages m WHERE m.created_at < $1 \
+        candidates: "SELECT m.id, m.created_at FROM hookspec_messages m WHERE m.created_at < $1 \
+            AND (m.created_at, m.id) > ($3, $4) \
             AND NOT EXISTS (SELECT 1 FROM hookspec_deliveries d WHERE d.message_id = m.id AND d.status = 'pending') \
             ORDER BY m.created_at, m.id LIMIT $2 FOR UPDATE",
         messages: "DELETE FROM hookspec_messages \
@@ -167,6 +169,12 @@ impl Messages for PostgresStore {
               WHERE d.message_id = hookspec_messages.id AND d.status = 'pending') RETURNING id",
         attempts_of_messages: "DELETE FROM hookspec_attempts \
             WHERE message_id IN (SELECT value FROM jsonb_array_elements_text($1::jsonb))",
+        // A purge transaction blocks no publish or claim here (they have connections of
+        // their own and touch other rows), but takes the cores and the disk from them, and
+        // a publish's commit flushes the purge's WAL written before it. Transactions aimed
+        // at 5 ms gave a delivery p99 of 4.7-5.3 ms during a purge against 7.7-8.0 ms when
+        // aimed at 50 ms, for a purge 1.2x as long (curve 5).
+        transaction_time: Duration::from_millis(5),
     };
 
     /// Seed 1 keeps these keys apart from the tenants' subscribe lock (seed 0).
