@@ -118,23 +118,27 @@ async fn write_first_schema(name: &str, url: &str, receiver: &str, more: &[Strin
             .unwrap()
             .create_if_missing(true);
         let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        for sql in statements {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(&*sql))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        pool.close().await;
+        execute_each(&pool, statements).await;
     } else {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
-        for sql in statements {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(&*sql))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        pool.close().await;
+        execute_each(&pool, statements).await;
     }
+}
+
+/// Runs `statements` on `pool` one after another, then closes it.
+async fn execute_each<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    statements: impl Iterator<Item = String>,
+) where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+{
+    for sql in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(&*sql))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
 }
 
 /// Subscriptions stored before their events were indexed (SQLite's migration 7 lists them in
