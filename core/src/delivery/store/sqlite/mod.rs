@@ -1,6 +1,7 @@
 //! SQLite: the embedded backend. One connection, as SQLite has one writer.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -12,12 +13,17 @@ use super::{migrate, RowsAffected, Store};
 use crate::delivery::OutboxError;
 
 mod bookkeeping;
+mod checkpoint;
 mod publishing;
+
+use checkpoint::Checkpointer;
 
 /// The outbox on SQLite.
 #[derive(Clone, Debug)]
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
+    /// The log's checkpoints, beside the pool's connection; they stop with the last clone.
+    _checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// SQLite's schema, version by version (`core/migrations/sqlite/`).
@@ -38,18 +44,23 @@ impl SqliteStore {
             // SQLite's worker thread runs the statement to the end instead of waking and
             // waiting for the reader every 50 rows (the default), each time on cores the
             // attempts are using.
-            .row_buffer_size(1024);
+            .row_buffer_size(1024)
+            .pragma("wal_autocheckpoint", checkpoint::FALLBACK_PAGES.to_string());
         // One connection: SQLite has one writer, and a single connection never meets
         // SQLITE_BUSY from a deferred transaction upgrading to a write.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         let mut tx = pool.begin().await?;
         migrate::run::<sqlx::Sqlite>(&mut tx, &migrations()).await?;
         tx.commit().await?;
-        Ok(SqliteStore { pool })
+        let checkpointer = Checkpointer::start(&options).await?.map(Arc::new);
+        Ok(SqliteStore {
+            pool,
+            _checkpointer: checkpointer,
+        })
     }
 }
 
