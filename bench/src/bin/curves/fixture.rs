@@ -332,10 +332,25 @@ impl Store {
 
     /// Statistics, as a database that has been running has them (PostgreSQL's autovacuum
     /// would have analyzed the tables; SQLite has none unless the application runs ANALYZE,
-    /// which the outbox does not).
+    /// which the outbox does not), and the bulk rows written out of the log, as a running
+    /// database's old rows are: a fill of millions of rows leaves gigabytes of log that a
+    /// checkpoint would otherwise write out during the measurement (right after a fill of
+    /// 10,000,000, PostgreSQL's p99 alone was 58 ms, against 2-4 ms at 200,000).
     pub async fn settle(&self) {
-        if let Db::Postgres(p) = &self.db {
-            sqlx::raw_sql("VACUUM ANALYZE").execute(p).await.unwrap();
+        match &self.db {
+            Db::Postgres(p) => {
+                sqlx::raw_sql("VACUUM ANALYZE").execute(p).await.unwrap();
+                // A superuser's (or pg_checkpoint's) right: without it, measured as it is.
+                if let Err(e) = sqlx::raw_sql("CHECKPOINT").execute(p).await {
+                    eprintln!("no CHECKPOINT after the fill ({e}): the WAL is written out later");
+                }
+            }
+            Db::Sqlite(p) => {
+                sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(p)
+                    .await
+                    .unwrap();
+            }
         }
     }
 

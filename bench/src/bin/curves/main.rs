@@ -6,7 +6,7 @@
 //! cargo run --release -p hookspec-bench --bin curves -- [--full] [--runs R] [--curves 1,2,...]
 //!     [--postgres URL] [--only sqlite|postgres] [--backlog 20000,200000] [--history N]
 //!     [--fanout 1,100,1000,10000] [--selectivity 1,1000,100000] [--tenants N]
-//!     [--tenant-events N] [--purge N] [--rate N]
+//!     [--tenant-events N] [--tenant-seconds S] [--purge N] [--rate N] [--seconds S]
 //! ```
 //! Prints Markdown tables: each point a median with its spread (min–max) over the rounds,
 //! and its ratio to the curve's first point measured in the same round. Every point is
@@ -63,6 +63,7 @@ pub struct Args {
     tenants: u64,
     tenant_events: u64,
     tenant_rate: u64,
+    tenant_seconds: u64,
     purge: u64,
     rate: u64,
     seconds: u64,
@@ -91,6 +92,7 @@ fn args() -> Args {
         tenants: 10_000,
         tenant_events: 5_000,
         tenant_rate: 300,
+        tenant_seconds: 10,
         purge: 200_000,
         rate: 1_000,
         seconds: 5,
@@ -117,6 +119,8 @@ fn args() -> Args {
             "--selectivity" => args.selectivity = list(&value),
             "--tenants" => args.tenants = value.parse().expect("--tenants N"),
             "--tenant-events" => args.tenant_events = value.parse().expect("--tenant-events N"),
+            "--tenant-seconds" => args.tenant_seconds = value.parse().expect("--tenant-seconds S"),
+            "--seconds" => args.seconds = value.parse().expect("--seconds S"),
             "--purge" => args.purge = value.parse().expect("--purge N"),
             "--rate" => args.rate = value.parse().expect("--rate N"),
             other => panic!("unknown flag {other}"),

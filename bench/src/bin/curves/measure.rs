@@ -135,15 +135,32 @@ pub async fn tenants_drain(backend: Backend, pg: &str, tenants: u64, events: u64
     rate
 }
 
-/// Curve 4, fairness: each tenant's p99 latency (ms) when `rate` events a second for
-/// `seconds` go to `tenants` tenants in turn, each with 3 subscriptions.
-pub async fn tenants_latency(
+/// Tenants whose latencies curve 4's fairness compares: each gets enough events for a p99
+/// of its own, where the other tenants get about one event each.
+pub const OBSERVED: u64 = 10;
+
+/// Curve 4, fairness, for `tenants` tenants with 3 subscriptions each, all receivers
+/// healthy: `rate` events a second for `seconds`, every other one to the [`OBSERVED`]
+/// tenants in turn and the rest to the other tenants in turn.
+pub struct Fairness {
+    /// Each observed tenant's p99 latency (ms) over its own deliveries.
+    pub observed_p99: Vec<f64>,
+    /// Deliveries of the observed tenant that had the fewest.
+    pub observed_deliveries: usize,
+    /// The p99 (ms) of the other tenants' deliveries taken together.
+    pub others_p99: f64,
+    /// Tenants that were sent events.
+    pub active: usize,
+}
+
+/// Curve 4, fairness: see [`Fairness`].
+pub async fn tenants_fairness(
     backend: Backend,
     pg: &str,
     tenants: u64,
     rate: u64,
     seconds: u64,
-) -> Vec<f64> {
+) -> Fairness {
     let receiver = receiver().await;
     let store = open(backend, pg).await;
     let template = store.subscribe(&receiver, &["tick"], None).await;
@@ -157,16 +174,35 @@ pub async fn tenants_latency(
         )
         .await;
     store.settle().await;
-    let names: Vec<String> = (0..tenants).map(|k| format!("tenant_{k}")).collect();
+    let observed = OBSERVED.min(tenants);
+    let name = |k: u64| format!("tenant_{k}");
+    // Observed and other tenants alternate; past the other tenants, the observed go on.
+    let order: Vec<String> = (0..(tenants - observed).max(observed))
+        .flat_map(|k| {
+            let other = (observed + k < tenants).then(|| name(observed + k));
+            std::iter::once(name(k % observed)).chain(other)
+        })
+        .collect();
     let dispatcher = store.outbox.dispatcher(config(None)).unwrap().spawn();
-    publish_at_rate(&store.outbox, &receiver, &names, rate, seconds, 3).await;
+    publish_at_rate(&store.outbox, &receiver, &order, rate, seconds, 3).await;
     dispatcher.shutdown().await;
     store.remove().await;
     let mut by_tenant = receiver.take_latencies();
-    by_tenant
-        .values_mut()
-        .map(|latencies| quantile(latencies, 0.99))
-        .collect()
+    let active = by_tenant.len();
+    let mut observed_p99 = Vec::new();
+    let mut observed_deliveries = usize::MAX;
+    for k in 0..observed {
+        let mut latencies = by_tenant.remove(&name(k)).unwrap_or_default();
+        observed_deliveries = observed_deliveries.min(latencies.len());
+        observed_p99.push(p99(&mut latencies));
+    }
+    let others_p99 = p99(&mut by_tenant.into_values().flatten().collect::<Vec<_>>());
+    Fairness {
+        observed_p99,
+        observed_deliveries,
+        others_p99,
+        active,
+    }
 }
 
 /// Curve 5: latencies (ms) of deliveries at `rate` events a second for `seconds`, first
@@ -179,6 +215,9 @@ pub struct PurgeRun {
     pub purge_seconds: f64,
     pub finished_in_window: bool,
 }
+
+/// Seconds at the rate before curve 5 measures.
+const WARM_UP: u64 = 2;
 
 pub async fn purge(backend: Backend, pg: &str, history: u64, rate: u64, seconds: u64) -> PurgeRun {
     let receiver = receiver().await;
@@ -194,6 +233,10 @@ pub async fn purge(backend: Backend, pg: &str, history: u64, rate: u64, seconds:
         .unwrap()
         .spawn();
     let tenants = [TENANT.to_owned()];
+    // Not measured: the pools' first connections, the statements' first plans and the
+    // pages the fill left on disk; then the rate alone, as a running outbox has it.
+    publish_at_rate(&store.outbox, &receiver, &tenants, rate, WARM_UP, 1).await;
+    latencies(&receiver);
     publish_at_rate(&store.outbox, &receiver, &tenants, rate, seconds, 1).await;
     let alone = latencies(&receiver);
     let outbox = store.outbox.clone();
@@ -235,6 +278,14 @@ pub async fn at_rate(backend: Backend, pg: &str, rate: u64, seconds: u64) -> (Ve
     dispatcher.shutdown().await;
     store.remove().await;
     (latencies(&receiver), reached)
+}
+
+/// The 99th percentile of `latencies`, not a number if there are none.
+fn p99(latencies: &mut [f64]) -> f64 {
+    match latencies.is_empty() {
+        true => f64::NAN,
+        false => quantile(latencies, 0.99),
+    }
 }
 
 fn latencies(receiver: &crate::receiver::Receiver) -> Vec<f64> {
