@@ -9,13 +9,13 @@
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::{ConnectOptions, Connection};
 use tokio::task::JoinHandle;
 
 use crate::delivery::OutboxError;
 
-/// How often the log is checkpointed. A checkpoint finds little to do this often (a purge
-/// writes some hundreds of pages in this time), and the log stays short.
+/// How often the log is checkpointed: often, so that each finds little to copy. Every
+/// 1,000 ms instead, a purge's transactions had a p999 of 16-30 ms (against 7-9 ms).
 const INTERVAL: Duration = Duration::from_millis(100);
 
 /// The committing connection's own threshold (pages), far above what the checkpoints let
@@ -65,10 +65,9 @@ async fn checkpoint_every(mut connection: SqliteConnection, interval: Duration) 
         ticks.tick().await;
         // Passive: copies what no reader still needs, waits for no one, and blocks no
         // writer; the writer starts the log over once all of it is copied.
-        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&mut connection)
+        match sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut connection)
             .await
-            .and_then(|row| row.try_get::<i64, _>(0))
         {
             Ok(_) => failing = false,
             // Said once per run of failures; the committing connection's fallback keeps
