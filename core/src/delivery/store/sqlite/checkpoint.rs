@@ -106,12 +106,7 @@ mod tests {
     /// checkpoints beside it (without them nothing would copy it until 10,000 pages).
     #[tokio::test]
     async fn the_log_is_checkpointed_beside_the_outbox() {
-        let dir = std::env::temp_dir().join(format!(
-            "hookspec-checkpoint-{}-{}",
-            std::process::id(),
-            crate::delivery::clock::now_ms()
-        ));
-        std::fs::create_dir_all(&dir).expect("a directory");
+        let dir = super::super::scratch_dir("checkpoint");
         let file = dir.join("outbox.db");
         let store = SqliteStore::connect(&format!("sqlite://{}", file.display()))
             .await

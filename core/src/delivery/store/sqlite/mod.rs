@@ -26,6 +26,18 @@ pub(crate) struct SqliteStore {
     _checkpointer: Option<Arc<Checkpointer>>,
 }
 
+/// A new directory for a test's database files, under the temporary directory.
+#[cfg(test)]
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "hookspec-{name}-{}-{}",
+        std::process::id(),
+        crate::delivery::clock::now_ms()
+    ));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    dir
+}
+
 /// SQLite's schema, version by version (`core/migrations/sqlite/`).
 fn migrations() -> Migrator {
     migrate::prepared(sqlx::migrate!("migrations/sqlite"))

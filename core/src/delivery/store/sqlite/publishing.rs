@@ -100,12 +100,7 @@ mod tests {
     /// statistics could turn the planner to the tenant's index.
     #[tokio::test]
     async fn publishing_looks_subscriptions_up_by_event_and_scans_none() {
-        let dir = std::env::temp_dir().join(format!(
-            "hookspec-plan-{}-{}",
-            std::process::id(),
-            crate::delivery::clock::now_ms()
-        ));
-        std::fs::create_dir_all(&dir).expect("a directory");
+        let dir = super::super::scratch_dir("plan");
         let url = format!("sqlite://{}", dir.join("plan.db").display());
         let store = SqliteStore::connect(&url).await.expect("a SQLite outbox");
         let sql = &SqliteStore::PUBLISH;
