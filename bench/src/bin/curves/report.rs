@@ -176,14 +176,15 @@ pub async fn tenants(args: &Args, backends: &[Backend], pg: &str) {
                 .await;
         let median_observed = median(&run.observed_p99);
         let worst = run.observed_p99.iter().copied().fold(f64::NAN, f64::max);
+        // In the table's order.
         [
+            run.active as f64,
+            run.observed_deliveries as f64,
             median_observed,
             worst,
             worst / median_observed,
             run.others_p99,
             run.others_p99 / median_observed,
-            run.observed_deliveries as f64,
-            run.active as f64,
         ]
     });
     println!("### 4. Tenants\n");
@@ -226,13 +227,13 @@ pub async fn tenants(args: &Args, backends: &[Backend], pg: &str) {
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
             backend.name(),
-            cell(&column(6), 0),
-            cell(&column(5), 0),
-            cell(&column(0), 1),
-            cell(&column(1), 1),
-            cell(&column(2), 2),
+            cell(&column(0), 0),
+            cell(&column(1), 0),
+            cell(&column(2), 1),
             cell(&column(3), 1),
-            cell(&column(4), 2)
+            cell(&column(4), 2),
+            cell(&column(5), 1),
+            cell(&column(6), 2)
         );
     }
     println!();
