@@ -2,11 +2,14 @@
 //! the README shows, with an in-memory exporter in place of OTLP.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
-use tracing_subscriber::layer::SubscriberExt;
+use tracing::span::{Attributes, Id};
+use tracing_subscriber::layer::{Context, SubscriberExt};
 
 use super::support::{backends, fast_config, Receiver, TENANT};
 use super::{entity_changed, event, WAIT};
@@ -30,6 +33,51 @@ fn named(exporter: &InMemorySpanExporter, name: &str) -> Vec<HashMap<String, Str
         .collect()
 }
 
+/// What [`set_for_this_thread`] returns: the subscriber stays this thread's while it lives.
+struct ThreadSubscriber {
+    _default: tracing::subscriber::DefaultGuard,
+    _second: tracing::Dispatch,
+}
+
+/// Makes `subscriber` this thread's (leaving the other tests' threads alone), such that it
+/// sees every call site, also one another thread hit first.
+///
+/// The first hit of a `tracing` call site, on any thread, caches whether a subscriber wants
+/// it. While one subscriber is the only one registered, tracing-core asks only the hitting
+/// thread's own. So another test's dispatcher that reached `webhook.attempt` first cached
+/// "never" for every thread, and the test below saw no attempt span (in some runs of the
+/// whole suite, never alone). A second registered subscriber, which wants nothing, makes
+/// tracing-core ask every registered one.
+fn set_for_this_thread(subscriber: impl tracing::Subscriber + Send + Sync) -> ThreadSubscriber {
+    let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let default = tracing::subscriber::set_default(subscriber);
+    // Call sites hit before the line above are asked again.
+    tracing::callsite::rebuild_interest_cache();
+    ThreadSubscriber {
+        _default: default,
+        _second: second,
+    }
+}
+
+#[test]
+fn a_thread_subscriber_sees_a_call_site_that_another_thread_hit_first() {
+    #[derive(Clone, Default)]
+    struct Count(Arc<AtomicUsize>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+        fn on_new_span(&self, _: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    fn hit() {
+        let _span = tracing::info_span!("spans.test.first_hit_elsewhere").entered();
+    }
+    let count = Count::default();
+    let _subscriber = set_for_this_thread(tracing_subscriber::registry().with(count.clone()));
+    std::thread::spawn(hit).join().unwrap();
+    hit();
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+}
+
 // `#[tokio::test]` runs one thread, so the subscriber set for it below (for this thread only,
 // leaving the other tests alone) sees the dispatcher's tasks too.
 #[tokio::test]
@@ -39,12 +87,8 @@ async fn publish_claim_and_attempt_spans_reach_an_opentelemetry_exporter() {
         .with_simple_exporter(exporter.clone())
         .build();
     let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("hookspec-tests"));
-    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let _subscriber = set_for_this_thread(tracing_subscriber::registry().with(layer));
     let backends = backends().await;
-    // The first hit of each `tracing` call site caches whether any subscriber wants it. One
-    // hit on another thread (the other tests run dispatchers too) while this subscriber was
-    // being set can cache "no one" past it: ask again, now that it is set.
-    tracing::callsite::rebuild_interest_cache();
     for backend in backends {
         let name = backend.name;
         exporter.reset();
