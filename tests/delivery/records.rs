@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use hookspec::delivery::OutboxError;
+use hookspec::delivery::{OutboxError, RetrySchedule};
 
 use super::support::{self, backends, drained, fast_config, Receiver};
 use super::{entity_changed, event, WAIT};
@@ -161,6 +161,49 @@ async fn a_purge_keeps_pending_messages_among_many_batches_of_finished_ones() {
                 "{}: {id} kept",
                 backend.name
             );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_purge_deletes_the_attempts_of_the_messages_it_deletes_and_no_others() {
+    for backend in backends().await {
+        let outbox = &backend.outbox;
+        // TENANT's receiver fails and its retry is an hour away: its messages stay pending,
+        // each with one failed attempt. The other tenant's are delivered and finished.
+        let failing = Receiver::answering(StatusCode::INTERNAL_SERVER_ERROR).await;
+        let accepting = Receiver::answering(StatusCode::OK).await;
+        backend.subscribe(&failing).await;
+        outbox
+            .tenant("other")
+            .subscribe(hookspec::delivery::Subscription::new(&accepting.url))
+            .await
+            .unwrap();
+        let config = hookspec::delivery::DispatchConfig {
+            schedule: RetrySchedule::new([Duration::ZERO, Duration::from_secs(3600)]).unwrap(),
+            ..fast_config()
+        };
+        let dispatcher = outbox.dispatcher(config).unwrap().spawn();
+        let kept = backend.publish_tasks(3).await;
+        for n in 0..3 {
+            outbox
+                .tenant("other")
+                .publish::<entity_changed>(&event("Task", "create", &n.to_string(), ""))
+                .await
+                .unwrap();
+        }
+        failing.wait_for(3, WAIT).await;
+        accepting.wait_for(3, WAIT).await;
+        dispatcher.shutdown().await;
+        let name = backend.name;
+        assert_eq!(backend.rows("hookspec_attempts").await, 6, "{name}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(outbox.purge(Duration::ZERO).await.unwrap(), 3, "{name}");
+        assert_eq!(backend.rows("hookspec_attempts").await, 3, "{name}");
+        for id in &kept {
+            let attempts = outbox.attempts(id).await.unwrap();
+            assert_eq!(attempts.len(), 1, "{name}: {id}");
+            assert_eq!(attempts[0].status_code, Some(500));
         }
     }
 }

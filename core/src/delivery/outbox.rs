@@ -242,12 +242,15 @@ impl Outbox {
     /// Deletes messages (with their deliveries and attempts) older than `retention` whose
     /// deliveries are all finished. The dispatcher does this periodically.
     ///
-    /// The purge is paced, called here as in the dispatcher: short transactions (about 1 ms
-    /// on SQLite, 5 ms on PostgreSQL, their count of messages adapted to how long the last
-    /// one took), each followed by a rest as long as it took, so that publishing and
-    /// delivering beside it (on SQLite, through the one connection they share) wait for at
-    /// most one short transaction. A large purge so takes two to four times as long as it
-    /// would in back-to-back transactions of 1,000 messages; it returns when it is done.
+    /// The purge is paced, called here as in the dispatcher: short transactions (about
+    /// 0.2 ms on SQLite, 5 ms on PostgreSQL, their count of messages adapted to how long the
+    /// last one took, 10 at least), each followed by a rest as long as it took (a
+    /// millisecond at least, tokio's timer), so that publishing and delivering beside it
+    /// (on SQLite, through the one connection they share) wait for at most one short
+    /// transaction. A large purge so takes longer than it would in back-to-back
+    /// transactions of 1,000 messages: on PostgreSQL two to four times; on SQLite it deletes
+    /// about 5,000 messages a second (1,000,000 in 190 s on a 2-core machine). It returns
+    /// when it is done.
     pub async fn purge(&self, retention: Duration) -> Result<u64, OutboxError> {
         self.store
             .purge(now_ms().saturating_sub(duration_ms(retention)))

@@ -61,10 +61,13 @@ impl Messages for SqliteStore {
         attempts_of_messages:
             "DELETE FROM hookspec_attempts WHERE message_id IN (SELECT value FROM json_each($1))",
         // Every publish and claim waits for the one connection while a purge transaction
-        // holds it: short, beside the 4 ms p99 of a delivery alone. A transaction costs
-        // little more than its statements (a commit in WAL mode does not sync). Aimed at
-        // 1 ms, the p99 during a purge was 7.6-8.0 ms, at 2 ms 8.9-9.1 ms (curve 5).
-        transaction_time: Duration::from_millis(1),
+        // holds it, and a delivery waits twice (its publish, its claim): the transactions
+        // must be short beside a delivery's own p99, 1.2-1.5 ms alone on a quiet disk.
+        // Aimed at 1 ms, the p99 during a purge was 2.3-5.2x that; aimed at 0.4 ms,
+        // 1.5-2.1x; at 0.2 ms, 1.05-1.65x, for a purge 4x as long (curve 5, 400,000
+        // messages). At 0.2 ms most transactions take the fewest messages (10, about
+        // 0.3 ms): their own round trips to SQLite's worker thread and their commit.
+        transaction_time: Duration::from_micros(200),
     };
 
     async fn lock_queue(_: &mut SqliteConnection, _: &str) -> Result<(), OutboxError> {
