@@ -62,8 +62,8 @@ impl Messages for SqliteStore {
             "DELETE FROM hookspec_attempts WHERE message_id IN (SELECT value FROM json_each($1))",
         // Every publish and claim waits for the one connection while a purge transaction
         // holds it, and a delivery waits twice (its publish, its claim): the transactions
-        // must be short beside a delivery's own p99, 1.2-1.5 ms alone on a quiet disk.
-        // Aimed at 1 ms, the p99 during a purge was 2.3-5.2x that; aimed at 0.4 ms,
+        // must be short beside a delivery's own p99, 1.2-1.8 ms alone on a quiet disk.
+        // Aimed at 1 ms, the p99 during a purge was 3.3-5.2x that; aimed at 0.4 ms,
         // 1.5-2.1x; at 0.2 ms, 1.05-1.65x, for a purge 4x as long (curve 5, 400,000
         // messages). At 0.2 ms most transactions take the fewest messages (10, about
         // 0.3 ms): their own round trips to SQLite's worker thread and their commit.
