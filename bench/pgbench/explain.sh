@@ -17,14 +17,9 @@ cleanup() {
 }
 trap cleanup EXIT
 psql_on "$server" -c "CREATE DATABASE $db"
-# History as the curves' harness makes it (bench/src/bin/curves/fixture.rs): delivered
-# messages two days old, their deliveries deleted, one 204 attempt each.
-history_sql="INSERT INTO hookspec_messages (id, event, method, payload, created_at)
-SELECT 'msg_hist_' || lpad(i::text, 12, '0'), 'tick', 'POST', '{\"seq\":0}', i FROM generate_series(1, $history) i;
-INSERT INTO hookspec_attempts (delivery_id, message_id, subscription_id, attempted_at, status_code, latency_ms)
-SELECT 1000000 + i, 'msg_hist_' || lpad(i::text, 12, '0'), 'sub_1', i + 5, 204, 1 FROM generate_series(1, $history) i;"
-{ cat ../../core/migrations/postgres/*.sql; sed "s/130000/$pending/" setup.sql | grep -v '^VACUUM'; echo "$history_sql"; echo "VACUUM ANALYZE;"; } |
-    psql_on "$(on "$db")" > /dev/null
+# The history first (history.sql), then the pending deliveries.
+{ cat ../../core/migrations/postgres/*.sql history.sql; sed "s/130000/$pending/" setup.sql | grep -v '^VACUUM'; echo "VACUUM ANALYZE;"; } |
+    psql_on -v history="$history" "$(on "$db")" > /dev/null
 export PGOPTIONS="-c synchronous_commit=off -c enable_bitmapscan=off -c enable_sort=off -c enable_seqscan=off -c plan_cache_mode=force_generic_plan"
 # The statements of claim.sql and record.sql, without their \gset, with psql's quoting of
 # the lists that pgbench substitutes as they are.
