@@ -32,10 +32,15 @@ plans=$({
     cat claim.sql
     echo "BEGIN; EXPLAIN (ANALYZE, BUFFERS)"; statement record.sql; echo "ROLLBACK;"
 } | psql_on "$(on "$db")" -X -A -t)
+# The record's INSERT of attempts is a CTE that nothing reads: its buffers are its own node's,
+# not counted in the top node's, so they are printed beside them.
 echo "$plans" | awk -v p="$pending" -v h="$history" '
+    function buffers(line) { sub(/^ *Buffers: */, "", line); return line }
     BEGIN { n = 0 }
-    /Buffers:/ && !seen[n] { buffers[n] = $0; sub(/^ *Buffers: */, "", buffers[n]); seen[n] = 1 }
+    /Buffers:/ && !seen[n] { top[n] = buffers($0); seen[n] = 1 }
+    /Insert on hookspec_attempts/ { insert = 1 }
+    /Buffers:/ && insert == 1 && !/Insert on/ { attempts = buffers($0); insert = 2 }
     /Execution Time/ { time[n++] = $3 }
-    END { printf "pending %d, history %d: claim %s ms (%s), record %s ms (%s)\n", p, h, time[0], buffers[0], time[1], buffers[1] }' |
+    END { printf "pending %d, history %d: claim %s ms (%s), record %s ms (%s; its insert of attempts %s)\n", p, h, time[0], top[0], time[1], top[1], attempts }' |
     sed 's/  */ /g'
 echo "$plans"
