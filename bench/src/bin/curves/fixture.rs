@@ -15,6 +15,12 @@ use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
 use crate::receiver::Receiver;
 use crate::{tick, Tick, TENANT};
 
+/// The outbox's message ids (`new_id` in core/src/delivery/model.rs): this prefix, then the
+/// creation time in milliseconds as base-32 digits of this alphabet.
+const ID_PREFIX: &str = "msg_";
+const TIME_DIGITS: usize = 10;
+const ALPHABET: &str = "0123456789abcdefghjkmnpqrstvwxyz";
+
 /// The two backends.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Backend {
@@ -156,28 +162,27 @@ impl Store {
     /// sorted after the API's, with the backlog's before the history's, put every recorded
     /// attempt in the middle of 10,000,000 others: recording cost a sixth more there.)
     fn message_id(&self, tag: &str) -> String {
-        const ALPHABET: &str = "0123456789abcdefghjkmnpqrstvwxyz";
-        let digits = (0..10).rev().map(|i| {
-            format!(
-                "substr('{ALPHABET}', CAST((($2 + n.i) >> {}) & 31 AS INTEGER) + 1, 1)",
-                5 * i
-            )
-        });
+        let time: Vec<String> = (0..TIME_DIGITS)
+            .rev()
+            .map(|i| {
+                format!(
+                    "substr('{ALPHABET}', CAST((($2 + n.i) >> {}) & 31 AS INTEGER) + 1, 1)",
+                    5 * i
+                )
+            })
+            .collect();
         let row = match self.backend {
             Backend::Sqlite => "printf('%012d', n.i)",
             Backend::Postgres => "lpad(CAST(n.i AS TEXT), 12, '0')",
         };
-        let parts: Vec<String> = std::iter::once("'msg_'".to_owned())
-            .chain(digits)
-            .chain([format!("'{tag}'"), row.to_owned()])
-            .collect();
-        parts.join(" || ")
+        format!("'{ID_PREFIX}' || {} || '{tag}' || {row}", time.join(" || "))
     }
 
     /// An SQL condition: `column` holds the id of a bulk message tagged `tag` (a tag that the
     /// outbox's alphabet, without i, l, o and u, cannot spell).
     fn tagged(column: &str, tag: &str) -> String {
-        format!("substr({column}, 15, 4) = '{tag}'")
+        let at = ID_PREFIX.len() + TIME_DIGITS + 1;
+        format!("substr({column}, {at}, {}) = '{tag}'", tag.len())
     }
 
     /// A subscription of tenant [`TENANT`] to `receiver` through the public API (to `tick`,
